@@ -1,0 +1,244 @@
+"""`gephyr accounts`: add, list, inspect and manage upstream accounts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gephyr_cli.commands._accounts_view import account_detail, account_table
+from gephyr_cli.output import ExitCode, fail
+from gephyr_cli.state import CliState, get_state
+
+app = typer.Typer(help="Manage upstream accounts (API keys and OAuth-linked credentials).",
+                  no_args_is_help=True)
+
+RefArg = Annotated[str, typer.Argument(help="Account id, id prefix (6+ chars), email or label.")]
+
+
+def resolve(state: CliState, ref: str) -> dict[str, Any]:
+    """The account a reference names (exit 3 if none, 2 if several)."""
+    from gephyr_core.accounts.view import resolve_ref
+
+    return resolve_ref(state.call("accounts.list")["accounts"], ref)
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """List accounts, current first marked with *.
+
+    Example: gephyr accounts list --json
+    """
+    st = get_state(ctx)
+    data = st.call("accounts.list")
+    st.out.show(data, lambda d: account_table(st.out, d["accounts"]))
+
+
+@app.command()
+def show(ctx: typer.Context, account: RefArg) -> None:
+    """Show one account.
+
+    Example: gephyr accounts show team-a
+    """
+    st = get_state(ctx)
+    data = st.call("accounts.show", id=resolve(st, account)["id"])
+    st.out.show(data, lambda d: account_detail(st.out, d))
+
+
+@app.command()
+def current(ctx: typer.Context) -> None:
+    """Show the current account.
+
+    Example: gephyr accounts current
+    """
+    st = get_state(ctx)
+    st.out.show(st.call("accounts.current"), lambda d: account_detail(st.out, d))
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Option(help="openai, anthropic or gemini.")],
+    api_key: Annotated[str, typer.Option(help="The provider API key.", envvar="GEPHYR_ACCOUNT_API_KEY")],
+    base_url: Annotated[str | None, typer.Option(help="API base URL (default per provider).")] = None,
+    label: Annotated[str | None, typer.Option(help="Operator name for the account.")] = None,
+    email: Annotated[str | None, typer.Option(help="Email to record.")] = None,
+    models: Annotated[list[str] | None, typer.Option("--models", help="Model glob it serves (repeat).")] = None,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Check the key with list-models.")] = False,
+) -> None:
+    """Add an API-key account (or update the one it matches).
+
+    Example: gephyr accounts add --provider anthropic --api-key sk-ant-... --label team-a
+    """
+    st = get_state(ctx)
+    data = st.call("accounts.add", provider=provider, api_key=api_key, base_url=base_url,
+                   label=label, email=email, models=models or None, verify=verify)
+    st.out.show(data, lambda d: account_detail(st.out, d))
+
+
+@app.command()
+def update(
+    ctx: typer.Context,
+    account: RefArg,
+    label: Annotated[str | None, typer.Option(help="New label.")] = None,
+    email: Annotated[str | None, typer.Option(help="New email (empty clears).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="New base URL.")] = None,
+    models: Annotated[list[str] | None, typer.Option("--models", help="Model globs (repeat); '' resets.")] = None,
+    probe_model: Annotated[str | None, typer.Option(help="Model used by probes.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="Replace the API key.")] = None,
+) -> None:
+    """Change an account's settings or API key.
+
+    Example: gephyr accounts update team-a --label team-b --models 'gpt-4o*'
+    """
+    st = get_state(ctx)
+    if models is not None:
+        models = [m for m in models if m]
+    fields = {"label": label, "email": email, "base_url": base_url, "models": models,
+              "probe_model": probe_model, "api_key": api_key}
+    data = st.call("accounts.update", id=resolve(st, account)["id"],
+                   **{k: v for k, v in fields.items() if v is not None})
+    st.out.show(data, lambda d: account_detail(st.out, d))
+
+
+@app.command()
+def switch(ctx: typer.Context, account: RefArg) -> None:
+    """Make an account the current one.
+
+    Example: gephyr accounts switch team-a
+    """
+    st = get_state(ctx)
+    acc = resolve(st, account)
+    st.out.show(st.call("accounts.switch", account_id=acc["id"]),
+                lambda d: st.out.console.print(f"current account: {acc['label']}"))
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    accounts: Annotated[list[str] | None, typer.Argument(help="Accounts to delete.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Delete every account.")] = False,
+) -> None:
+    """Delete accounts (token statistics are kept).
+
+    Example: gephyr accounts delete team-a team-b
+    """
+    st = get_state(ctx)
+    if all_ == bool(accounts):
+        raise fail("give account ids or --all (not both)", ExitCode.USAGE)
+    if all_:
+        ids = [a["id"] for a in st.call("accounts.list")["accounts"]]
+        data = st.call("accounts.bulk_delete", account_ids=ids)
+    elif len(accounts or []) == 1:
+        st.call("accounts.delete", id=resolve(st, (accounts or [""])[0])["id"])
+        data = {"deleted": 1}
+    else:
+        ids = [resolve(st, a)["id"] for a in accounts or []]
+        data = st.call("accounts.bulk_delete", account_ids=ids)
+    st.out.show(data, lambda d: st.out.console.print(f"deleted {d['deleted']} account(s)"))
+
+
+@app.command()
+def reorder(ctx: typer.Context, accounts: Annotated[list[str], typer.Argument(help="Accounts in the new order.")]) -> None:
+    """Put accounts first, in the given order.
+
+    Example: gephyr accounts reorder team-b team-a
+    """
+    st = get_state(ctx)
+    ids = [resolve(st, a)["id"] for a in accounts]
+    st.out.show(st.call("accounts.reorder", account_ids=ids), lambda d: st.out.console.print("reordered"))
+
+
+@app.command("toggle-proxy")
+def toggle_proxy(
+    ctx: typer.Context,
+    account: RefArg,
+    on: Annotated[bool, typer.Option("--on/--off", help="Route traffic to it (--on) or not (--off).")],
+    reason: Annotated[str | None, typer.Option(help="Why it is switched off.")] = None,
+) -> None:
+    """Allow or forbid routing traffic to an account.
+
+    Example: gephyr accounts toggle-proxy team-a --off --reason "billing"
+    """
+    st = get_state(ctx)
+    data = st.call("accounts.toggle_proxy", id=resolve(st, account)["id"], enable=on, reason=reason)
+    st.out.show(data, lambda d: account_detail(st.out, d))
+
+
+@app.command()
+def signout(
+    ctx: typer.Context,
+    account: Annotated[str | None, typer.Argument(help="Account to sign out.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Sign out every account.")] = False,
+    delete_: Annotated[bool, typer.Option("--delete", help="Also delete the account.")] = False,
+    revoke: Annotated[bool, typer.Option("--revoke/--no-revoke", help="Revoke OAuth tokens remotely.")] = True,
+) -> None:
+    """Sign out: erase the stored credential and disable the account.
+
+    Example: gephyr accounts signout team-a --delete
+    """
+    st = get_state(ctx)
+    if all_ == bool(account):
+        raise fail("give an account or --all (not both)", ExitCode.USAGE)
+    if all_:
+        data = st.call("accounts.signout_all", revoke_remote=revoke, delete_local=delete_)
+    else:
+        data = st.call("accounts.signout", id=resolve(st, account or "")["id"],
+                       revoke_remote=revoke, delete_local=delete_)
+    st.out.show(data, lambda d: st.out.pairs(d.items()))
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file (mode 0600).")] = None,
+    legacy: Annotated[bool, typer.Option("--legacy", help="Legacy {accounts:[{email, refresh_token}]} shape.")] = False,
+    accounts: Annotated[list[str] | None, typer.Argument(help="Accounts to export (default all).")] = None,
+) -> None:
+    """Export accounts with their credentials (treat the file as a secret).
+
+    Example: gephyr accounts export -o accounts.json
+    """
+    st = get_state(ctx)
+    ids = [resolve(st, a)["id"] for a in accounts] if accounts else None
+    data = st.call("accounts.export", account_ids=ids, format="legacy" if legacy else "gephyr")
+    if output is None:
+        st.out.json(data)
+        return
+    from gephyr_core.datadir import write_private
+
+    write_private(output.resolve(), (json.dumps(data, indent=2) + "\n").encode())
+    summary = {"ok": True, "path": str(output), "accounts": len(data["accounts"])}
+    st.out.show(summary, lambda d: st.out.console.print(f"wrote {d['accounts']} account(s) to {d['path']}"))
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Argument(help="Export file to import.")] = None,
+    from_db: Annotated[str | None, typer.Option("--from-db", help="Another data dir or gephyr.db.")] = None,
+) -> None:
+    """Import accounts from an export file or another data dir.
+
+    Example: gephyr accounts import accounts.json
+    """
+    st = get_state(ctx)
+    if (file is None) == (from_db is None):
+        raise fail("give a FILE or --from-db PATH", ExitCode.USAGE)
+    if from_db is not None:
+        data = st.call("accounts.import_db", path=from_db)
+    else:
+        try:
+            body = json.loads(Path(file or "").read_text())
+        except (OSError, ValueError) as exc:
+            raise fail(f"cannot read {file}: {exc}", ExitCode.USAGE) from None
+        data = st.call("accounts.import", body=body)
+
+    def human(d: dict[str, Any]) -> None:
+        st.out.console.print(f"{d['created']} created, {d['updated']} updated, {len(d['failed'])} failed")
+        for f in d["failed"]:
+            st.out.console.print(f"  #{f['index']} {f.get('label') or ''}: {f['error']}")
+
+    st.out.show(data, human)

@@ -1,0 +1,45 @@
+"""Admin operations, each defined once (ARCHITECTURE Rule 2), and their dispatcher."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from typing import Any
+
+from gephyr_core.admin.context import AdminContext, open_context
+from gephyr_core.admin.registry import Operation, Reply, collect
+
+
+@functools.cache
+def catalog() -> dict[str, Operation]:
+    """Every operation by name."""
+    from gephyr_core.admin import accounts, config, status, transfer
+
+    return collect([accounts, transfer, config, status])
+
+
+_SECRET_ARGS = {"api_key", "refresh_token", "admin_password", "password", "body", "config"}
+
+
+def _audit(ctx: AdminContext, op: Operation, kwargs: dict[str, Any]) -> None:
+    target = next((str(kwargs[p.name]) for p in op.params if p.source == "path"), None)
+    shown = {k: ("__redacted__" if k in _SECRET_ARGS else v) for k, v in kwargs.items()}
+    with ctx.store.transaction() as db:
+        db["audit_events"].insert({
+            "timestamp": int(time.time()), "actor": ctx.actor, "action": op.name,
+            "target": target, "before": None, "after": json.dumps(shown, default=str),
+            "request_id": ctx.request_id, "client_ip": ctx.client_ip,
+        })
+
+
+def invoke(ctx: AdminContext, op: Operation, kwargs: dict[str, Any]) -> Reply:
+    """Run an operation; mutating ones are audited after they succeed."""
+    result = op.func(ctx, **kwargs)
+    reply = result if isinstance(result, Reply) else Reply(result, op.status)
+    if op.mutating:
+        _audit(ctx, op, kwargs)
+    return reply
+
+
+__all__ = ["AdminContext", "Operation", "Reply", "catalog", "invoke", "open_context"]

@@ -1,0 +1,87 @@
+"""Config operations: the redacted document and validated, comment-preserving saves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tomlkit.toml_document import TOMLDocument
+
+from gephyr_core.admin.context import AdminContext
+from gephyr_core.admin.registry import operation
+from gephyr_core.config.keys import ENCRYPTED_KEYS, REDACTED, get_path, redact, set_path
+from gephyr_core.config.settings import REPLACED_PATHS
+from gephyr_core.config.values import runtime_apply
+from gephyr_core.errors import BadRequest
+
+
+@operation("config.get", "GET", "/api/config")
+def get_config(ctx: AdminContext) -> dict[str, Any]:
+    """The persisted config document (no overlays), every secret redacted."""
+    return redact(ctx.config.persisted())
+
+
+def _merge_into(doc: Any, posted: Mapping[str, Any], prefix: str, warnings: list[str]) -> None:
+    for key, value in posted.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and path not in REPLACED_PATHS:
+            if key not in doc or not isinstance(doc[key], Mapping):
+                set_path(doc, key, {})
+            _merge_into(doc[key], value, path + ".", warnings)
+            continue
+        if path in ENCRYPTED_KEYS or path == "auth.api_key":
+            if value == REDACTED:
+                continue
+            if path == "auth.api_key" and isinstance(value, str) and not value.strip():
+                warnings.append("auth.api_key_preserved_from_existing")
+                continue
+        doc[key] = _restore_proxy_secrets(doc.get(key), value) if path == "pool.proxies" else value
+
+
+def _restore_proxy_secrets(old: Any, new: Any) -> Any:
+    if not isinstance(new, list):
+        return new
+    old_by_id = {p.get("id"): p for p in (old or []) if isinstance(p, Mapping)}
+    for proxy in new:
+        if not isinstance(proxy, dict):
+            continue
+        auth = proxy.get("auth")
+        prev = old_by_id.get(proxy.get("id"), {}).get("auth") or {}
+        if isinstance(auth, dict) and auth.get("password") == REDACTED:
+            auth["password"] = prev.get("password", "")
+    return new
+
+
+def save_patch(ctx: AdminContext, patch: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge a partial document into config.toml (validated, atomic) and apply it."""
+    warnings: list[str] = []
+
+    def mutate(doc: TOMLDocument) -> None:
+        _merge_into(doc, patch, "", warnings)
+
+    changed, more = ctx.config.update(mutate)
+    ctx.config_changed()
+    apply = runtime_apply(changed, served=ctx.runtime is not None)
+    message = "saved" if changed else "no change"
+    if apply["requires_restart"]:
+        message += "; restart the server for: " + ", ".join(apply["restart_required_keys"])
+    return {"ok": True, "saved": True, "message": message, "warnings": warnings + more,
+            "runtime_apply": apply, "changed": changed}
+
+
+@operation("config.save", "POST", "/api/config")
+def save_config(ctx: AdminContext, config: dict[str, Any]) -> dict[str, Any]:
+    """Merge, validate, save and hot-apply a (partial) config document."""
+    if not config:
+        raise BadRequest("config must be a non-empty object")
+    return save_patch(ctx, config)
+
+
+def reveal(ctx: AdminContext, key: str) -> Any:
+    """One persisted value with secrets decrypted (CLI only: never served over HTTP)."""
+    data = ctx.config.persisted()
+    value = get_path(data, key)
+    field = ENCRYPTED_KEYS.get(key)
+    if field and isinstance(value, str):
+        value = ctx.box.decrypt(field, value)
+    return value

@@ -1,0 +1,68 @@
+"""`create_app`: the Starlette application of one running server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gephyr_core import __version__
+from gephyr_core.errors import GephyrError
+from gephyr_core.server.admin_routes import admin_routes, api_not_found, error_response
+from gephyr_core.server.middleware import RequestIds
+from gephyr_core.server.runtime import ServerRuntime
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "version": __version__})
+
+
+async def head_root(request: Request) -> Response:
+    return Response(status_code=200)
+
+
+async def internal_status(request: Request) -> Response:
+    rt: ServerRuntime = request.app.state.runtime
+    return JSONResponse({"status": "ok", "service_running": rt.running, "port": rt.port,
+                         "version": __version__})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "bad_request"}.get(exc.status_code, "bad_request")
+    err = GephyrError(str(exc.detail), code=code, status=exc.status_code)
+    return error_response(err)
+
+
+def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
+    """Build the application around a prepared runtime; the lifespan runs the watchers."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        watcher = asyncio.create_task(rt.watch(watch_interval), name="gephyr-watch")
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/", head_root, methods=["HEAD"]),
+        Route("/internal/health", health, methods=["GET"]),
+        Route("/internal/status", internal_status, methods=["GET"]),
+        *admin_routes(rt),
+        Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={HTTPException: _http_error})
+    app.state.runtime = rt
+    return RequestIds(app)

@@ -1,0 +1,127 @@
+"""Runtime state of one running server and the watchers that keep it in step with the data dir.
+
+A change another process makes to `config.toml` (stamp checked every 2 s) or to the records
+(`meta.change_counter`, polled every second) is applied without a restart (Rule 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from gephyr_core import __version__
+from gephyr_core.accounts.view import routable
+from gephyr_core.admin.context import AdminContext
+from gephyr_core.config import Settings
+from gephyr_core.errors import GephyrError
+from gephyr_core.store import accounts as table
+
+log = logging.getLogger("gephyr.server")
+
+
+class ServerRuntime:
+    """Live state held by a running server (runtime-only state lives here)."""
+
+    def __init__(self, ctx: AdminContext, settings: Settings, overrides: Mapping[str, Any]) -> None:
+        self.ctx = ctx
+        self.overrides = dict(overrides)
+        self._settings = settings
+        self.local_token = secrets.token_hex(32)
+        self.started_at = time.time()
+        self.port = int(settings.get("server.port"))
+        self.running = bool(settings.get("server.auto_start"))
+        self.accounts: list[dict[str, Any]] = []
+        self.last_reload_error: str | None = None
+        self._counter = -1
+        self._config_stamp: tuple[float, int, str] | None = None
+        ctx.runtime = self
+        self.reload_accounts()
+        with contextlib.suppress(OSError):
+            self._config_stamp = ctx.config.stamp()
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    # -- Runtime protocol ------------------------------------------------------------------
+    def records_changed(self) -> None:
+        self.reload_accounts()
+
+    def config_changed(self) -> None:
+        self.reload_config()
+
+    def status(self) -> dict[str, Any]:
+        public = str(self._settings.get("server.public_url") or "")
+        return {
+            "running": self.running,
+            "port": self.port,
+            "base_url": public or f"http://127.0.0.1:{self.port}",
+            "active_accounts": sum(routable(a) for a in self.accounts),
+            "uptime_seconds": int(time.time() - self.started_at),
+            "last_reload_error": self.last_reload_error,
+        }
+
+    # -- reloading -------------------------------------------------------------------------
+    def reload_accounts(self) -> None:
+        """Re-read the account records (the in-memory pool the relay routes over)."""
+        self._counter = self.ctx.store.change_counter()
+        self.accounts = table.list_accounts(self.ctx.store)
+
+    def reload_config(self) -> None:
+        """Re-read config.toml; an invalid file keeps the running config and records why."""
+        from gephyr_core.config.validate import validate
+
+        try:
+            settings = self.ctx.config.settings(self.ctx.env, self.overrides)
+            problems, _ = validate(settings.data)
+            if problems:
+                raise GephyrError("; ".join(f"{p['field']}: {p['message']}" for p in problems))
+        except GephyrError as exc:
+            if exc.message != self.last_reload_error:
+                log.error("config reload failed, keeping the running config: %s", exc.message)
+            self.last_reload_error = exc.message
+            return
+        self._settings = settings
+        self.last_reload_error = None
+        with contextlib.suppress(OSError):
+            self._config_stamp = self.ctx.config.stamp()
+
+    def poll_once(self) -> None:
+        """One watcher step: reload what another process changed."""
+        counter = self.ctx.store.change_counter()
+        if counter != self._counter:
+            self.reload_accounts()
+        try:
+            stamp = self.ctx.config.stamp()
+        except OSError:
+            return
+        if stamp != self._config_stamp:
+            self._config_stamp = stamp
+            self.reload_config()
+
+    async def watch(self, interval: float = 1.0) -> None:
+        """Poll the database counter every second and the config file every other tick."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.poll_once)
+            except GephyrError as exc:
+                log.error("watcher: %s", exc.message)
+
+    def server_info(self, host: str) -> dict[str, Any]:
+        """The `server.json` record."""
+        import os
+
+        return {
+            "pid": os.getpid(), "port": self.port, "host": host,
+            "base_url": f"http://127.0.0.1:{self.port}",
+            "public_url": self._settings.get("server.public_url") or None,
+            "version": __version__, "started_at": int(self.started_at),
+            "admin_api_enabled": bool(self._settings.get("admin.enabled")),
+            "local_token": self.local_token,
+        }

@@ -1,0 +1,97 @@
+"""`gephyr serve`: startup checks, the listener, `server.json`, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gephyr_core.admin.context import AdminContext
+from gephyr_core.admin.status import encryption_status
+from gephyr_core.config.document import new_api_key
+from gephyr_core.config.validate import validate
+from gephyr_core.datadir import read_server_json, remove_server_json, write_server_json
+from gephyr_core.errors import GephyrError, KeyUnavailable, ValidationFailed
+from gephyr_core.server.runtime import ServerRuntime
+from gephyr_core.store import accounts as table
+
+log = logging.getLogger("gephyr.server")
+
+
+def prepare(
+    ctx: AdminContext, overrides: Mapping[str, Any], announce: Callable[[str], None]
+) -> ServerRuntime:
+    """Startup steps 2–6 (config.md §8): refuse a second server, migrate, load, preflight."""
+    ctx.dd.ensure()
+    live = read_server_json(ctx.dd)
+    if live is not None:
+        raise GephyrError(f"a server is already running on this data dir (pid {live['pid']})",
+                          code="conflict")
+    _ = ctx.store
+    ctx.config.text()
+    if ctx.config.created_api_key:
+        announce(f"created {ctx.dd.config_path} with a new relay API key: {ctx.config.created_api_key}")
+    settings = ctx.config.settings(ctx.env, overrides)
+    if not settings.get("auth.api_key"):
+        key = new_api_key()
+        ctx.config.update(lambda doc: doc["auth"].__setitem__("api_key", key))  # type: ignore[index]
+        announce(f"generated a relay API key: {key}")
+        settings = ctx.config.settings(ctx.env, overrides)
+    problems, _ = validate(settings.data)
+    if problems:
+        raise ValidationFailed(problems)
+    for warning in settings.warnings:
+        log.warning(warning)
+    enc = encryption_status(ctx, table.list_accounts(ctx.store))
+    if enc["decryptFailures"]:
+        first = enc["firstFailure"]
+        raise KeyUnavailable(
+            f"key mismatch: {enc['decryptFailures']} stored secret(s) do not decrypt;"
+            f" first: account {first['accountId']} field {first['field']}"
+        )
+    return ServerRuntime(ctx, settings, overrides)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket (port 0 picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise GephyrError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(rt: ServerRuntime, announce: Callable[[str], None]) -> None:
+    """Serve until SIGINT/SIGTERM; `server.json` exists exactly while the listener is up."""
+    import os
+
+    import uvicorn
+
+    from gephyr_core.server.app import create_app
+
+    settings = rt.settings
+    host = settings.bind_host
+    sock = bind(host, int(settings.get("server.port")))
+    rt.port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(rt), log_level=str(settings.get("logging.level")), access_log=False,
+        timeout_graceful_shutdown=int(settings.get("server.shutdown_drain_timeout")),
+        lifespan="on", server_header=False,
+    )
+    server = uvicorn.Server(config)
+    write_server_json(rt.ctx.dd, rt.server_info(host))
+    announce(f"gephyr serving on http://{host}:{rt.port} (data dir {rt.ctx.dd.root})")
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    finally:
+        remove_server_json(rt.ctx.dd, os.getpid())
+        sock.close()
+        rt.ctx.close()
