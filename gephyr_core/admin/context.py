@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from gephyr_core.config import ConfigStore, Settings
+from gephyr_core.config import Settings
+from gephyr_core.config.document import ConfigStore
 from gephyr_core.datadir import DataDir
 from gephyr_core.errors import NotRunning
 from gephyr_core.secrets import SecretBox

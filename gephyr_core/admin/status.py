@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
@@ -25,7 +26,8 @@ def health(ctx: AdminContext) -> dict[str, Any]:
 @operation("server.status", "GET", "/api/proxy/status", runtime=True)
 def status(ctx: AdminContext) -> dict[str, Any]:
     """Whether the relay serves, its port, base URL and routable account count."""
-    return ctx.require_runtime().status()
+    rt = ctx.require_runtime().status()
+    return {k: rt[k] for k in ("running", "port", "base_url", "active_accounts")}
 
 
 @operation("server.routes", "GET", "/api/version/routes")
@@ -50,21 +52,22 @@ def encryption_status(ctx: AdminContext, rows: list[dict[str, Any]]) -> dict[str
                    weakKey=bool(source.warnings) and source.kind == "env")
     except GephyrError as exc:
         out["firstFailure"] = {"accountId": None, "label": None, "field": "key", "error": exc.message}
-    for row in rows:
-        for field, col in (("account.secret", "secret"), ("account.access_token", "access_token")):
-            value = row.get(col)
-            if not value:
-                continue
-            out["secretsSeen"] += 1
-            try:
-                if not is_encrypted(value):
-                    continue
+    values = [(row["id"], row["label"], field, row.get(col)) for row in rows
+              for field, col in (("account.secret", "secret"), ("account.access_token", "access_token"))]
+    with contextlib.suppress(GephyrError):  # an unparsable config.toml is reported elsewhere
+        values += [(None, key, field, value) for key, field, value in ctx.config.encrypted_values()]
+    for account_id, label, field, value in values:
+        if not value:
+            continue
+        out["secretsSeen"] += 1
+        try:
+            if is_encrypted(value):
                 ctx.box.decrypt(field, value)
-            except GephyrError as exc:
-                out["decryptFailures"] += 1
-                if out["firstFailure"] is None:
-                    out["firstFailure"] = {"accountId": row["id"], "label": row["label"],
-                                           "field": field, "error": exc.message}
+        except GephyrError as exc:
+            out["decryptFailures"] += 1
+            if out["firstFailure"] is None:
+                out["firstFailure"] = {"accountId": account_id, "label": label, "field": field,
+                                       "error": exc.message}
     return out
 
 
@@ -89,7 +92,8 @@ def _accounts_summary(ctx: AdminContext, rows: list[dict[str, Any]], preferred: 
 @operation("server.operator_status", "GET", "/api/proxy/operator-status")
 def operator_status(ctx: AdminContext) -> dict[str, Any]:
     """Operator status: key source, secret decryptability, accounts, storage, config."""
-    settings = ctx.settings()
+    # Diagnostics must work when the key does not match: config secrets stay encrypted here.
+    settings = ctx.runtime.settings if ctx.runtime else ctx.config.settings(ctx.env, ctx.overrides, False)
     rows = table.list_accounts(ctx.store)
     rt = ctx.runtime.status() if ctx.runtime is not None else None
     enc = encryption_status(ctx, rows)

@@ -76,12 +76,35 @@ class ConfigStore:
         return st.st_mtime, st.st_size, digest
 
     def settings(
-        self, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+        self, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None,
+        decrypt: bool = True,
     ) -> Settings:
-        """Effective settings: file (secrets decrypted) + env overlays + option overrides."""
+        """Effective settings: file (secrets decrypted) + env overlays + option overrides.
+
+        `decrypt=False` leaves config secrets as stored, for diagnostics that must work
+        when the key does not match.
+        """
         data = self.document().unwrap()
-        self._decrypt(data)
+        if decrypt:
+            self._decrypt(data)
         return build_settings(data, env, overrides)
+
+    def encrypted_values(self) -> list[tuple[str, str, str]]:
+        """Every stored config ciphertext as (key path, AES-GCM field, value)."""
+        data = self.document().unwrap()
+        out = []
+        for key, field in ENCRYPTED_KEYS.items():
+            try:
+                value = get_path(data, key)
+            except KeyError:
+                continue
+            if is_encrypted(value):
+                out.append((key, field, value))
+        for i, proxy in enumerate(data.get("pool", {}).get("proxies", []) or []):
+            auth = proxy.get("auth") if isinstance(proxy, dict) else None
+            if isinstance(auth, dict) and is_encrypted(auth.get("password")):
+                out.append((f"pool.proxies[{i}].auth.password", PROXY_PASSWORD_FIELD, auth["password"]))
+        return out
 
     def _decrypt(self, data: dict[str, Any]) -> None:
         for key, field in ENCRYPTED_KEYS.items():

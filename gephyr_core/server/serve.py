@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import logging
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from gephyr_core.admin.context import AdminContext
@@ -32,14 +34,18 @@ def prepare(
     _ = ctx.store
     ctx.config.text()
     if ctx.config.created_api_key:
-        announce(f"created {ctx.dd.config_path} with a new relay API key: {ctx.config.created_api_key}")
+        key = ctx.config.created_api_key
+        announce(f"created {ctx.dd.config_path} with a new relay API key: {key}")
     settings = ctx.config.settings(ctx.env, overrides)
     if not settings.get("auth.api_key"):
         key = new_api_key()
         ctx.config.update(lambda doc: doc["auth"].__setitem__("api_key", key))  # type: ignore[index]
         announce(f"generated a relay API key: {key}")
         settings = ctx.config.settings(ctx.env, overrides)
-    problems, _ = validate(settings.data)
+    checked = copy.deepcopy(dict(settings.data))
+    if checked["server"].get("port") == 0:  # `--port 0` asks the OS for a free port
+        checked["server"]["port"] = 1
+    problems, _ = validate(checked)
     if problems:
         raise ValidationFailed(problems)
     for warning in settings.warnings:
@@ -69,6 +75,29 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _graceful_server_class() -> type:
+    import signal
+
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after shutdown, killing the process before cleanup;
+        here a signal only starts the graceful shutdown, so `server.json` is removed and the
+        process exits 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {sig: signal.signal(sig, self.handle_exit)
+                        for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer
+
+
 def run(rt: ServerRuntime, announce: Callable[[str], None]) -> None:
     """Serve until SIGINT/SIGTERM; `server.json` exists exactly while the listener is up."""
     import os
@@ -76,6 +105,8 @@ def run(rt: ServerRuntime, announce: Callable[[str], None]) -> None:
     import uvicorn
 
     from gephyr_core.server.app import create_app
+
+    _GracefulServer = _graceful_server_class()
 
     settings = rt.settings
     host = settings.bind_host
@@ -86,7 +117,7 @@ def run(rt: ServerRuntime, announce: Callable[[str], None]) -> None:
         timeout_graceful_shutdown=int(settings.get("server.shutdown_drain_timeout")),
         lifespan="on", server_header=False,
     )
-    server = uvicorn.Server(config)
+    server = _GracefulServer(config)
     write_server_json(rt.ctx.dd, rt.server_info(host))
     announce(f"gephyr serving on http://{host}:{rt.port} (data dir {rt.ctx.dd.root})")
     try:
