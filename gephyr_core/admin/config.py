@@ -61,7 +61,7 @@ def save_patch(ctx: AdminContext, patch: Mapping[str, Any]) -> dict[str, Any]:
 
     changed, more = ctx.config.update(mutate)
     ctx.config_changed()
-    apply = runtime_apply(changed, served=ctx.runtime is not None)
+    apply = runtime_apply(changed)
     message = "saved" if changed else "no change"
     if apply["requires_restart"]:
         message += "; restart the server for: " + ", ".join(apply["restart_required_keys"])

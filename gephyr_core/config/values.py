@@ -76,10 +76,14 @@ def policy_for(key: str) -> str:
     return "always_hot_applied"
 
 
-def runtime_apply(changed: list[str], served: bool) -> dict[str, Any]:
-    """`{policy, applied, requires_restart, restart_required_keys}` for a set of changed keys."""
+def runtime_apply(changed: list[str]) -> dict[str, Any]:
+    """`{policy, applied, requires_restart, restart_required_keys}` for a set of changed keys.
+
+    `applied` is true when no key waits for a restart: a running server applies a saved
+    file within seconds, so the answer is the same whether a server made the save or not.
+    """
     policies = [policy_for(k) for k in changed] or ["always_hot_applied"]
     policy = max(policies, key=_ORDER.index)
     restart = sorted(k for k in changed if policy_for(k) == "requires_restart")
-    return {"policy": policy, "applied": served and not restart, "requires_restart": bool(restart),
+    return {"policy": policy, "applied": not restart, "requires_restart": bool(restart),
             "restart_required_keys": restart}

@@ -112,6 +112,7 @@ def run(rt: ServerRuntime, announce: Callable[[str], None]) -> None:
     host = settings.bind_host
     sock = bind(host, int(settings.get("server.port")))
     rt.port = sock.getsockname()[1]
+    rt.overrides["server.port"] = rt.port  # reloads then validate the real port, not `0`
     config = uvicorn.Config(
         create_app(rt), log_level=str(settings.get("logging.level")), access_log=False,
         timeout_graceful_shutdown=int(settings.get("server.shutdown_drain_timeout")),
