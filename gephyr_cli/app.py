@@ -59,24 +59,37 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    data_dir: Annotated[str | None, typer.Option("--data-dir", envvar="GEPHYR_DATA_DIR",
-                                                 help="Data directory (default ~/.gephyr).")] = None,
-    remote: Annotated[str | None, typer.Option("--remote", envvar="GEPHYR_REMOTE",
-                                               help="Run against a gephyr server at this URL.")] = None,
-    admin_key: Annotated[str | None, typer.Option("--admin-key", envvar="GEPHYR_ADMIN_KEY",
-                                                  help="Admin credential for --remote.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document (GEPHYR_OUTPUT=json).")] = False,
+    data_dir: Annotated[
+        str | None,
+        typer.Option("--data-dir", envvar="GEPHYR_DATA_DIR", help="Data directory (default ~/.gephyr)."),
+    ] = None,
+    remote: Annotated[
+        str | None,
+        typer.Option("--remote", envvar="GEPHYR_REMOTE", help="Run against a gephyr server at this URL."),
+    ] = None,
+    admin_key: Annotated[
+        str | None,
+        typer.Option("--admin-key", envvar="GEPHYR_ADMIN_KEY", help="Admin credential for --remote."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document (GEPHYR_OUTPUT=json).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or hints.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output without colour.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """Gephyr: one local endpoint for every LLM client, and the tools to run it."""
     ctx.obj = CliState(
-        data_dir=data_dir, remote=remote, admin_key=admin_key,
+        data_dir=data_dir,
+        remote=remote,
+        admin_key=admin_key,
         as_json=as_json or os.environ.get("GEPHYR_OUTPUT", "").lower() == "json",
-        quiet=quiet, color=not no_color and "NO_COLOR" not in os.environ, debug=debug,
+        quiet=quiet,
+        color=not no_color and "NO_COLOR" not in os.environ,
+        debug=debug,
     )
     ctx.call_on_close(ctx.obj.close)
 

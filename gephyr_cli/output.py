@@ -27,14 +27,20 @@ class ExitCode(IntEnum):
 
 
 _BY_CODE = {
-    "bad_request": ExitCode.USAGE, "validation_failed": ExitCode.USAGE,
-    "illegal_path": ExitCode.USAGE, "unsupported_format": ExitCode.USAGE,
+    "bad_request": ExitCode.USAGE,
+    "validation_failed": ExitCode.USAGE,
+    "illegal_path": ExitCode.USAGE,
+    "unsupported_format": ExitCode.USAGE,
     "not_found": ExitCode.NOT_FOUND,
-    "unauthorized": ExitCode.AUTH, "forbidden": ExitCode.AUTH,
-    "auth_locked_out": ExitCode.AUTH, "credential_invalid": ExitCode.AUTH,
-    "confirmation_required": ExitCode.CONFLICT, "conflict": ExitCode.CONFLICT,
+    "unauthorized": ExitCode.AUTH,
+    "forbidden": ExitCode.AUTH,
+    "auth_locked_out": ExitCode.AUTH,
+    "credential_invalid": ExitCode.AUTH,
+    "confirmation_required": ExitCode.CONFLICT,
+    "conflict": ExitCode.CONFLICT,
     "switch_in_progress": ExitCode.CONFLICT,
-    "not_running": ExitCode.UNREACHABLE, "server_unreachable": ExitCode.UNREACHABLE,
+    "not_running": ExitCode.UNREACHABLE,
+    "server_unreachable": ExitCode.UNREACHABLE,
 }
 
 

@@ -71,8 +71,11 @@ def choose_backend(
     info = read_server_json(ctx.dd)
     if info and info.get("local_token") and info.get("base_url"):
         return RemoteBackend(
-            str(info["base_url"]), kind="server", local_token=str(info["local_token"]),
-            actor=_os_user(), admin_key=None,
+            str(info["base_url"]),
+            kind="server",
+            local_token=str(info["local_token"]),
+            actor=_os_user(),
+            admin_key=None,
         )
     return LocalBackend(ctx)
 

@@ -15,8 +15,12 @@ class RemoteClient:
     """Calls operations on `base_url` with the admin credential or the local token."""
 
     def __init__(
-        self, base_url: str, admin_key: str | None = None, local_token: str | None = None,
-        actor: str | None = None, timeout: float = 60.0,
+        self,
+        base_url: str,
+        admin_key: str | None = None,
+        local_token: str | None = None,
+        actor: str | None = None,
+        timeout: float = 60.0,
     ) -> None:
         import httpx
 
@@ -37,49 +41,60 @@ class RemoteClient:
         """Invoke one operation remotely and return its JSON result (typed errors on failure)."""
         import httpx
 
-        path = op.path
-        query: dict[str, Any] = {}
-        body: Any = None
-        headers: dict[str, str] = {}
-        for p in op.params:
-            if p.name not in kwargs:
-                continue
-            value = kwargs[p.name]
-            if p.source == "path":
-                path = path.replace("{" + p.name + "}", quote(str(value), safe=""))
-            elif p.source == "query":
-                if value is not None:
-                    query[p.name] = _text(value)
-            elif p.source == "header":
-                if value is not None:
-                    headers[p.header] = _text(value)
-            elif p.source == "whole_body":
-                body = value
-            else:
-                body = body if isinstance(body, dict) else {}
-                body[p.name] = value
-        if body is None and op.method in {"POST", "PATCH", "PUT"}:
-            body = {}
+        path, query, body, headers = encode_request(op, kwargs)
         if body is not None:
             headers["content-type"] = "application/json"
         try:
             resp = self._client.request(
-                op.method, path, params=query, headers=headers,
+                op.method,
+                path,
+                params=query,
+                headers=headers,
                 content=None if body is None else json.dumps(body),
             )
         except httpx.HTTPError as exc:
             raise ServerUnreachable(f"cannot reach {self.base_url}: {_reason(exc)}") from exc
-        if resp.status_code == 204:
-            return None
-        try:
-            data = resp.json() if resp.content else None
-        except ValueError as exc:
-            if resp.status_code >= 400:
-                raise error_from_body(resp.status_code, None) from exc
-            raise GephyrError(f"{self.base_url} answered with invalid JSON") from exc
-        if resp.status_code >= 400:
-            raise error_from_body(resp.status_code, data)
-        return data
+        return decode_response(resp.status_code, resp.content, self.base_url)
+
+
+def encode_request(
+    op: Operation, kwargs: Mapping[str, Any]
+) -> tuple[str, dict[str, str], Any, dict[str, str]]:
+    """(path, query, JSON body or None, headers) for one call, from the declaration."""
+    path = op.path
+    query: dict[str, str] = {}
+    headers: dict[str, str] = {}
+    body: Any = {} if op.method in {"POST", "PATCH", "PUT"} else None
+    for p in op.params:
+        value = kwargs.get(p.name)
+        if p.name not in kwargs or (value is None and p.source in {"query", "header"}):
+            continue
+        if p.source == "path":
+            path = path.replace("{" + p.name + "}", quote(str(value), safe=""))
+        elif p.source == "query":
+            query[p.name] = _text(value)
+        elif p.source == "header":
+            headers[p.header] = _text(value)
+        elif p.source == "whole_body":
+            body = value
+        else:
+            body[p.name] = value
+    return path, query, body, headers
+
+
+def decode_response(status: int, content: bytes, base_url: str) -> Any:
+    """The JSON result of a response, or the typed error it carries."""
+    if status == 204:
+        return None
+    try:
+        data = json.loads(content) if content else None
+    except ValueError as exc:
+        if status >= 400:
+            raise error_from_body(status, None) from exc
+        raise GephyrError(f"{base_url} answered with invalid JSON") from exc
+    if status >= 400:
+        raise error_from_body(status, data)
+    return data
 
 
 def _text(value: Any) -> str:

@@ -17,7 +17,9 @@ from gephyr_core.secrets import Cipher, derive_key, is_encrypted, parse_kid, rea
 _ACCOUNT_FIELDS = (("secret", "account.secret"), ("access_token", "account.access_token"))
 
 
-def _old_keys(ctx: AdminContext, env: Mapping[str, str], key_file: Path | None, key_env: str | None) -> tuple[bytes, ...]:
+def _old_keys(
+    ctx: AdminContext, env: Mapping[str, str], key_file: Path | None, key_env: str | None
+) -> tuple[bytes, ...]:
     keys: list[bytes] = []
     if key_file is not None:
         keys.append(read_key_file(key_file))
@@ -31,20 +33,7 @@ def _old_keys(ctx: AdminContext, env: Mapping[str, str], key_file: Path | None, 
     return tuple(keys)
 
 
-def reencrypt(
-    ctx: AdminContext, env: Mapping[str, str], old_key_file: Path | None, old_key_env: str | None
-) -> dict[str, Any]:
-    """Re-encrypt account and config secrets whose key id differs from the current key."""
-    current = ctx.box.cipher
-    reader = Cipher(current.key, _old_keys(ctx, env, old_key_file, old_key_env))
-    report = {"config_rewritten": False, "accounts_total": 0, "accounts_rewritten": 0,
-              "accounts_failed": 0, "proxies_rewritten": 0}
-
-    def rewrite(field: str, value: str) -> str:
-        if is_encrypted(value) and parse_kid(value) == current.kid:
-            return value
-        return current.encrypt(field, reader.decrypt(field, value))
-
+def _rewrite_accounts(ctx: AdminContext, rewrite: Any, report: dict[str, Any]) -> None:
     with ctx.store.transaction(change=True) as db:
         rows = list(db.query("SELECT id, secret, access_token FROM accounts"))
         report["accounts_total"] = len(rows)
@@ -58,31 +47,58 @@ def reencrypt(
                 db["accounts"].update(row["id"], fields)
                 report["accounts_rewritten"] += 1
 
-    def mutate(doc: Any) -> None:
-        for key, field in ENCRYPTED_KEYS.items():
-            try:
-                value = get_path(doc, key)
-            except KeyError:
-                continue
-            if isinstance(value, str) and value:
-                new = rewrite(field, value)
-                if new != value:
-                    set_path(doc, key, new)
-                    report["config_rewritten"] = True
-        pool = doc.get("pool")
-        for proxy in (pool.get("proxies") if pool is not None else None) or []:
-            auth = proxy.get("auth")
-            pw = auth.get("password") if auth is not None else None
-            if isinstance(pw, str) and pw:
-                new = rewrite(PROXY_PASSWORD_FIELD, pw)
-                if new != pw:
-                    auth["password"] = new
-                    report["proxies_rewritten"] += 1
-                    report["config_rewritten"] = True
 
-    ctx.config.update(mutate)
+def _rewrite_config(doc: Any, rewrite: Any, report: dict[str, Any]) -> None:
+    for key, field in ENCRYPTED_KEYS.items():
+        try:
+            value = get_path(doc, key)
+        except KeyError:
+            continue
+        if isinstance(value, str) and value and rewrite(field, value) != value:
+            set_path(doc, key, rewrite(field, value))
+            report["config_rewritten"] = True
+    pool = doc.get("pool")
+    for proxy in (pool.get("proxies") if pool is not None else None) or []:
+        auth = proxy.get("auth")
+        pw = auth.get("password") if auth is not None else None
+        if isinstance(pw, str) and pw and rewrite(PROXY_PASSWORD_FIELD, pw) != pw:
+            auth["password"] = rewrite(PROXY_PASSWORD_FIELD, pw)
+            report["proxies_rewritten"] += 1
+            report["config_rewritten"] = True
+
+
+def reencrypt(
+    ctx: AdminContext, env: Mapping[str, str], old_key_file: Path | None, old_key_env: str | None
+) -> dict[str, Any]:
+    """Re-encrypt account and config secrets whose key id differs from the current key."""
+    current = ctx.box.cipher
+    reader = Cipher(current.key, _old_keys(ctx, env, old_key_file, old_key_env))
+    report = {
+        "config_rewritten": False,
+        "accounts_total": 0,
+        "accounts_rewritten": 0,
+        "accounts_failed": 0,
+        "proxies_rewritten": 0,
+    }
+
+    def rewrite(field: str, value: str) -> str:
+        if is_encrypted(value) and parse_kid(value) == current.kid:
+            return value
+        return current.encrypt(field, reader.decrypt(field, value))
+
+    _rewrite_accounts(ctx, rewrite, report)
+    ctx.config.update(lambda doc: _rewrite_config(doc, rewrite, report))
     with ctx.store.transaction() as db:
-        db["audit_events"].insert({"timestamp": int(time.time()), "actor": ctx.actor,
-                                   "action": "secrets.reencrypt", "target": None, "before": None,
-                                   "after": json.dumps(report), "request_id": None, "client_ip": None})
+        db["audit_events"].insert(
+            {
+                "timestamp": int(time.time()),
+                "actor": ctx.actor,
+                "action": "secrets.reencrypt",
+                "target": None,
+                "before": None,
+                "after": json.dumps(report),
+                "request_id": None,
+                "client_ip": None,
+            }
+        )
     return report

@@ -60,7 +60,9 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
     full_env = {**os.environ, "GEPHYR_DATA_DIR": str(data_dir), **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gephyr_cli", "serve", "--port", "0", *extra],
-        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     marker = data_dir / "server.json"
     deadline = time.monotonic() + 20

@@ -11,9 +11,21 @@ import pytest
 pytest_plugins = ["tests.emulators.fixtures"]
 
 _ENV_PREFIXES = ("GEPHYR_", "ABV_")
-_PLAIN = {"API_KEY", "WEB_PASSWORD", "AUTH_MODE", "ALLOW_LAN_ACCESS", "PORT", "MAX_BODY_SIZE",
-          "ENABLE_ADMIN_API", "PUBLIC_URL", "DATA_DIR", "ENCRYPTION_KEY", "OAUTH_CLIENT_ID",
-          "OAUTH_CLIENT_SECRET", "LOG_LEVEL"}
+_PLAIN = {
+    "API_KEY",
+    "WEB_PASSWORD",
+    "AUTH_MODE",
+    "ALLOW_LAN_ACCESS",
+    "PORT",
+    "MAX_BODY_SIZE",
+    "ENABLE_ADMIN_API",
+    "PUBLIC_URL",
+    "DATA_DIR",
+    "ENCRYPTION_KEY",
+    "OAUTH_CLIENT_ID",
+    "OAUTH_CLIENT_SECRET",
+    "LOG_LEVEL",
+}
 
 
 @pytest.fixture(autouse=True)

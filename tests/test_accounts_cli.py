@@ -31,7 +31,9 @@ def test_add_list_show_current() -> None:
 
 def test_upsert_matches_same_key_and_revives() -> None:
     a = add("gemini", "AIza-key-1234", "--label", "g1")
-    again = cli("--json", "accounts", "add", "--provider", "gemini", "--api-key", "AIza-key-1234", "--label", "g2")
+    again = cli(
+        "--json", "accounts", "add", "--provider", "gemini", "--api-key", "AIza-key-1234", "--label", "g2"
+    )
     assert again.exit_code == 0
     assert json.loads(again.stdout)["id"] == a["id"]
     assert [x["label"] for x in cli_json("accounts", "list")["accounts"]] == ["g2"]
@@ -71,7 +73,11 @@ def test_bad_input_exit_codes() -> None:
         (("accounts", "show", "nobody"), 3, "no account matches 'nobody'"),
         (("accounts", "show", "same"), 2, "matches several accounts"),
         (("accounts", "add", "--provider", "mystery", "--api-key", "k"), 2, "unknown provider"),
-        (("accounts", "add", "--provider", "openai", "--api-key", "k", "--base-url", "not a url"), 2, "invalid base URL"),
+        (
+            ("accounts", "add", "--provider", "openai", "--api-key", "k", "--base-url", "not a url"),
+            2,
+            "invalid base URL",
+        ),
         (("accounts", "delete"), 2, "give account ids or --all"),
         (("accounts", "toggle-proxy", "nobody", "--off"), 3, "no account"),
         (("accounts", "import", "/nonexistent/file.json"), 2, "cannot read"),
@@ -113,8 +119,12 @@ def test_export_import_round_trip(tmp_path: Path) -> None:
 def test_import_from_another_data_dir(tmp_path: Path, data_dir: Path) -> None:
     other = tmp_path / "other"
     env = {"GEPHYR_DATA_DIR": str(other)}
-    assert cli("accounts", "add", "--provider", "openai", "--api-key", "sk-other-9999", "--label", "o",
-               env=env).exit_code == 0
+    assert (
+        cli(
+            "accounts", "add", "--provider", "openai", "--api-key", "sk-other-9999", "--label", "o", env=env
+        ).exit_code
+        == 0
+    )
     report = cli_json("accounts", "import", "--from-db", str(other))
     assert report["created"] == 1 and report["failed"] == []
     assert cli_json("accounts", "export")["accounts"][0]["api_key"] == "sk-other-9999"

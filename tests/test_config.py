@@ -35,7 +35,10 @@ def test_set_keeps_comments_and_order(data_dir: Path) -> None:
     assert "# my own note" in text
     assert "request_timeout = 300" in text
     assert text.index("[server]") < text.index("[auth]")
-    assert cli_json("config", "get", "server.request_timeout") == {"key": "server.request_timeout", "value": 300}
+    assert cli_json("config", "get", "server.request_timeout") == {
+        "key": "server.request_timeout",
+        "value": 300,
+    }
 
 
 def test_show_redacts_secrets(data_dir: Path) -> None:
@@ -59,7 +62,9 @@ def test_show_redacts_secrets(data_dir: Path) -> None:
         ("cors.allowed_origins", '["http://x/path"]', "cors.allowed_origins[0]"),
     ],
 )
-def test_set_refuses_invalid_values_and_keeps_file(data_dir: Path, key: str, value: str, message: str) -> None:
+def test_set_refuses_invalid_values_and_keeps_file(
+    data_dir: Path, key: str, value: str, message: str
+) -> None:
     cli("config", "show")
     before = (data_dir / "config.toml").read_bytes()
     result = cli("config", "set", key, value)
@@ -94,9 +99,16 @@ def test_validate_reports_every_problem(data_dir: Path) -> None:
 
 
 def test_env_overlays_order_and_never_written(data_dir: Path) -> None:
-    env = {"GEPHYR_API_KEY": "sk-from-gephyr-env", "ABV_API_KEY": "sk-abv", "API_KEY": "sk-plain",
-           "ABV_PORT": "9999", "MAX_BODY_SIZE": "2048", "ENABLE_ADMIN_API": "yes", "AUTH_MODE": "auto",
-           "ALLOW_LAN_ACCESS": "maybe"}
+    env = {
+        "GEPHYR_API_KEY": "sk-from-gephyr-env",
+        "ABV_API_KEY": "sk-abv",
+        "API_KEY": "sk-plain",
+        "ABV_PORT": "9999",
+        "MAX_BODY_SIZE": "2048",
+        "ENABLE_ADMIN_API": "yes",
+        "AUTH_MODE": "auto",
+        "ALLOW_LAN_ACCESS": "maybe",
+    }
     s = build_settings({}, env)
     assert s.get("auth.api_key") == "sk-from-gephyr-env"
     assert s.get("server.port") == 9999
@@ -118,7 +130,9 @@ def test_auth_off_is_coerced_to_strict_with_lan() -> None:
 
 
 def test_admin_with_lan_needs_password() -> None:
-    s = build_settings({"admin": {"enabled": True}, "server": {"allow_lan_access": True}}, {"API_KEY": "sk-x" * 5})
+    s = build_settings(
+        {"admin": {"enabled": True}, "server": {"allow_lan_access": True}}, {"API_KEY": "sk-x" * 5}
+    )
     problems, _ = validate(s.data)
     assert [p["field"] for p in problems] == ["admin.enabled"]
 

@@ -29,7 +29,9 @@ def test_config_and_record_changes_apply_without_restart(tmp_path: Path) -> None
     data_dir = tmp_path / "d"
     srv = start_server(data_dir, "--admin")
     try:
-        key = cli("config", "get", "auth.api_key", "--reveal", env={"GEPHYR_DATA_DIR": str(data_dir)}).stdout.strip()
+        key = cli(
+            "config", "get", "auth.api_key", "--reveal", env={"GEPHYR_DATA_DIR": str(data_dir)}
+        ).stdout.strip()
         url = srv.url + "/api/accounts"
         assert httpx.get(url, headers={"authorization": f"Bearer {key}"}).status_code == 200
 
@@ -51,7 +53,9 @@ def test_config_and_record_changes_apply_without_restart(tmp_path: Path) -> None
         path.write_text(path.read_text().replace("request_timeout = 120", "request_timeout = 0"))
         pw = {"authorization": "Bearer by-hand-pw-1234"}
         op_url = srv.url + "/api/proxy/operator-status"
-        assert eventually(lambda: httpx.get(op_url, headers=pw).json()["config"]["lastReloadError"] is not None)
+        assert eventually(
+            lambda: httpx.get(op_url, headers=pw).json()["config"]["lastReloadError"] is not None
+        )
         assert httpx.get(url, headers=pw).status_code == 200
     finally:
         assert srv.stop() == 0
@@ -63,13 +67,16 @@ def test_second_server_refused_and_stale_server_json_ignored(tmp_path: Path) -> 
     try:
         second = subprocess.run(
             [sys.executable, "-m", "gephyr_cli", "--data-dir", str(data_dir), "serve", "--port", "0"],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert second.returncode == 5 and "already running" in second.stderr
     finally:
         srv.stop()
-    (data_dir / "server.json").write_text(json.dumps({"pid": 999999, "base_url": "http://127.0.0.1:1",
-                                                      "local_token": "x"}))
+    (data_dir / "server.json").write_text(
+        json.dumps({"pid": 999999, "base_url": "http://127.0.0.1:1", "local_token": "x"})
+    )
     result = cli("--json", "accounts", "list", env={"GEPHYR_DATA_DIR": str(data_dir)})
     assert result.exit_code == 0  # a dead pid means no server: the data dir is used directly
     srv = start_server(data_dir)

@@ -13,8 +13,16 @@ import pytest
 from tests.cli_helpers import ServerProcess, cli, start_server
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-TIME_KEYS = {"created_at", "updated_at", "last_used", "disabled_at", "proxy_disabled_at", "exported_at",
-             "timestamp", "uptime_seconds"}
+TIME_KEYS = {
+    "created_at",
+    "updated_at",
+    "last_used",
+    "disabled_at",
+    "proxy_disabled_at",
+    "exported_at",
+    "timestamp",
+    "uptime_seconds",
+}
 
 
 def normalise(data: Any) -> Any:
@@ -25,8 +33,10 @@ def normalise(data: Any) -> Any:
 
     def zero(node: Any) -> Any:
         if isinstance(node, dict):
-            return {k: (0 if k in TIME_KEYS and isinstance(v, int) else "key-id" if k == "keyId" else zero(v))
-                    for k, v in node.items()}
+            return {
+                k: (0 if k in TIME_KEYS and isinstance(v, int) else "key-id" if k == "keyId" else zero(v))
+                for k, v in node.items()
+            }
         if isinstance(node, list):
             return [zero(v) for v in node]
         return node
@@ -57,8 +67,18 @@ def _script(export_file: Path) -> list[tuple[str, ...]]:
     return [
         ("accounts", "list"),
         ("accounts", "current"),
-        ("accounts", "add", "--provider", "openai", "--api-key", "sk-parity-aaaa1111", "--label", "a",
-         "--models", "gpt-*"),
+        (
+            "accounts",
+            "add",
+            "--provider",
+            "openai",
+            "--api-key",
+            "sk-parity-aaaa1111",
+            "--label",
+            "a",
+            "--models",
+            "gpt-*",
+        ),
         ("accounts", "add", "--provider", "anthropic", "--api-key", "sk-ant-parity-2222", "--email", "x@y.z"),
         ("accounts", "add", "--provider", "gemini", "--api-key", "AIza-parity-3333"),
         ("accounts", "update", "a", "--label", "alpha", "--probe-model", "gpt-4o-mini"),
@@ -95,7 +115,9 @@ def test_same_json_locally_and_remote(tmp_path: Path, server: ServerProcess) -> 
     local_env = {"GEPHYR_DATA_DIR": str(local_dir)}
     remote_prefix = ["--remote", server.url, "--admin-key", _key(server.data_dir)]
     remote_env = {"GEPHYR_DATA_DIR": str(tmp_path / "unused")}
-    for local_args, remote_args in zip(_script(tmp_path / "l.json"), _script(tmp_path / "r.json"), strict=True):
+    for local_args, remote_args in zip(
+        _script(tmp_path / "l.json"), _script(tmp_path / "r.json"), strict=True
+    ):
         lc, lbody, lerr = run([], local_args, local_env)
         rc, rbody, rerr = run(remote_prefix, remote_args, remote_env)
         assert (lc, lerr) == (rc, rerr), local_args

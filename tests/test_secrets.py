@@ -50,8 +50,13 @@ def test_secret_files_are_private_and_credentials_never_shown(data_dir: Path) ->
     for name in ("gephyr.db", "secret.key", "config.toml"):
         assert stat.S_IMODE(os.stat(data_dir / name).st_mode) == 0o600, name
     assert _db_secret(data_dir).startswith("enc:v1:")
-    for args in (("accounts", "list"), ("--json", "accounts", "list"), ("accounts", "show", "openai-…1234"),
-                 ("--json", "server", "doctor"), ("secrets", "status")):
+    for args in (
+        ("accounts", "list"),
+        ("--json", "accounts", "list"),
+        ("accounts", "show", "openai-…1234"),
+        ("--json", "server", "doctor"),
+        ("secrets", "status"),
+    ):
         out = cli(*args)
         assert "sk-verysecret" not in out.stdout + out.stderr, args
     assert cli_json("accounts", "export")["accounts"][0]["api_key"] == "sk-verysecret-abcd1234"
@@ -69,8 +74,13 @@ def test_status_reports_mismatch_and_reencrypt_rotates(data_dir: Path, tmp_path:
     assert bad.exit_code == 1 and '"decryptFailures": 2' in bad.stdout
     (data_dir / "secret.key").unlink()
     report = cli_json("secrets", "reencrypt", "--old-key-file", str(old_key), env=env)
-    assert report == {"config_rewritten": True, "accounts_total": 1, "accounts_rewritten": 1,
-                      "accounts_failed": 0, "proxies_rewritten": 0}
+    assert report == {
+        "config_rewritten": True,
+        "accounts_total": 1,
+        "accounts_rewritten": 1,
+        "accounts_failed": 0,
+        "proxies_rewritten": 0,
+    }
     assert cli_json("secrets", "status", env=env)["keySource"] == "env"
     assert cli("--json", "secrets", "status", env=env).exit_code == 0
     assert cli_json("accounts", "export", env=env)["accounts"][0]["api_key"] == "sk-ant-123456"

@@ -85,14 +85,21 @@ def test_bad_admin_input(client: TestClient) -> None:
     cases = [
         (client.post("/api/accounts", content=b"{not json", headers=h), 400, "bad_request"),
         (client.post("/api/accounts", json=[1, 2], headers=h), 400, "bad_request"),
-        (client.post("/api/accounts", json={"provider": "openai", "apiKey": 5}, headers=h), 400, "bad_request"),
+        (
+            client.post("/api/accounts", json={"provider": "openai", "apiKey": 5}, headers=h),
+            400,
+            "bad_request",
+        ),
         (client.post("/api/accounts", json={"provider": "x", "apiKey": "k"}, headers=h), 400, "bad_request"),
         (client.post("/api/accounts/switch", json={}, headers=h), 400, "bad_request"),
         (client.get("/api/accounts/does-not-exist", headers=h), 404, "not_found"),
         (client.get("/api/nothing/here", headers=h), 404, "not_found"),
         (client.put("/api/accounts", headers=h), 404, "not_found"),
-        (client.post("/api/config", json={"config": {"server": {"port": "x"}}}, headers=h), 400,
-         "validation_failed"),
+        (
+            client.post("/api/config", json={"config": {"server": {"port": "x"}}}, headers=h),
+            400,
+            "validation_failed",
+        ),
     ]
     for resp, status, code in cases:
         assert resp.status_code == status, resp.text

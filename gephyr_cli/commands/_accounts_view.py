@@ -24,9 +24,16 @@ def account_table(out: Output, accounts: list[dict[str, Any]]) -> None:
         out.console.print("No accounts. Add one: gephyr accounts add --provider openai --api-key sk-…")
         return
     rows = [
-        ("*" if a["is_current"] else "", a["id"][:8], a["provider"], a["label"],
-         a.get("email") or "", a.get("credential_hint") or "", ",".join(a["models"]) or "(default)",
-         state_of(a))
+        (
+            "*" if a["is_current"] else "",
+            a["id"][:8],
+            a["provider"],
+            a["label"],
+            a.get("email") or "",
+            a.get("credential_hint") or "",
+            ",".join(a["models"]) or "(default)",
+            state_of(a),
+        )
         for a in accounts
     ]
     out.table(["", "id", "provider", "label", "email", "key", "models", "state"], rows)
@@ -36,8 +43,20 @@ def account_detail(out: Output, acc: dict[str, Any] | None) -> None:
     if acc is None:
         out.console.print("No current account.")
         return
-    keys = ("id", "provider", "label", "email", "base_url", "credential_kind", "credential_hint",
-            "models", "discovered_models", "probe_model", "priority", "is_current")
+    keys = (
+        "id",
+        "provider",
+        "label",
+        "email",
+        "base_url",
+        "credential_kind",
+        "credential_hint",
+        "models",
+        "discovered_models",
+        "probe_model",
+        "priority",
+        "is_current",
+    )
     items = [(k, acc.get(k)) for k in keys] + [("state", state_of(acc))]
     if acc.get("warnings"):
         items.append(("warnings", acc["warnings"]))

@@ -12,8 +12,9 @@ from gephyr_cli.commands._accounts_view import account_detail, account_table
 from gephyr_cli.output import ExitCode, fail
 from gephyr_cli.state import CliState, get_state
 
-app = typer.Typer(help="Manage upstream accounts (API keys and OAuth-linked credentials).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Manage upstream accounts (API keys and OAuth-linked credentials).", no_args_is_help=True
+)
 
 RefArg = Annotated[str, typer.Argument(help="Account id, id prefix (6+ chars), email or label.")]
 
@@ -65,16 +66,28 @@ def add(
     base_url: Annotated[str | None, typer.Option(help="API base URL (default per provider).")] = None,
     label: Annotated[str | None, typer.Option(help="Operator name for the account.")] = None,
     email: Annotated[str | None, typer.Option(help="Email to record.")] = None,
-    models: Annotated[list[str] | None, typer.Option("--models", help="Model glob it serves (repeat).")] = None,
-    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Check the key with list-models.")] = False,
+    models: Annotated[
+        list[str] | None, typer.Option("--models", help="Model glob it serves (repeat).")
+    ] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Check the key with list-models.")
+    ] = False,
 ) -> None:
     """Add an API-key account (or update the one it matches).
 
     Example: gephyr accounts add --provider anthropic --api-key sk-ant-... --label team-a
     """
     st = get_state(ctx)
-    data = st.call("accounts.add", provider=provider, api_key=api_key, base_url=base_url,
-                   label=label, email=email, models=models or None, verify=verify)
+    data = st.call(
+        "accounts.add",
+        provider=provider,
+        api_key=api_key,
+        base_url=base_url,
+        label=label,
+        email=email,
+        models=models or None,
+        verify=verify,
+    )
     st.out.show(data, lambda d: account_detail(st.out, d))
 
 
@@ -85,7 +98,9 @@ def update(
     label: Annotated[str | None, typer.Option(help="New label.")] = None,
     email: Annotated[str | None, typer.Option(help="New email (empty clears).")] = None,
     base_url: Annotated[str | None, typer.Option(help="New base URL.")] = None,
-    models: Annotated[list[str] | None, typer.Option("--models", help="Model globs (repeat); '' resets.")] = None,
+    models: Annotated[
+        list[str] | None, typer.Option("--models", help="Model globs (repeat); '' resets.")
+    ] = None,
     probe_model: Annotated[str | None, typer.Option(help="Model used by probes.")] = None,
     api_key: Annotated[str | None, typer.Option(help="Replace the API key.")] = None,
 ) -> None:
@@ -96,10 +111,17 @@ def update(
     st = get_state(ctx)
     if models is not None:
         models = [m for m in models if m]
-    fields = {"label": label, "email": email, "base_url": base_url, "models": models,
-              "probe_model": probe_model, "api_key": api_key}
-    data = st.call("accounts.update", id=resolve(st, account)["id"],
-                   **{k: v for k, v in fields.items() if v is not None})
+    fields = {
+        "label": label,
+        "email": email,
+        "base_url": base_url,
+        "models": models,
+        "probe_model": probe_model,
+        "api_key": api_key,
+    }
+    data = st.call(
+        "accounts.update", id=resolve(st, account)["id"], **{k: v for k, v in fields.items() if v is not None}
+    )
     st.out.show(data, lambda d: account_detail(st.out, d))
 
 
@@ -111,8 +133,10 @@ def switch(ctx: typer.Context, account: RefArg) -> None:
     """
     st = get_state(ctx)
     acc = resolve(st, account)
-    st.out.show(st.call("accounts.switch", account_id=acc["id"]),
-                lambda d: st.out.console.print(f"current account: {acc['label']}"))
+    st.out.show(
+        st.call("accounts.switch", account_id=acc["id"]),
+        lambda d: st.out.console.print(f"current account: {acc['label']}"),
+    )
 
 
 @app.command()
@@ -141,7 +165,9 @@ def delete(
 
 
 @app.command()
-def reorder(ctx: typer.Context, accounts: Annotated[list[str], typer.Argument(help="Accounts in the new order.")]) -> None:
+def reorder(
+    ctx: typer.Context, accounts: Annotated[list[str], typer.Argument(help="Accounts in the new order.")]
+) -> None:
     """Put accounts first, in the given order.
 
     Example: gephyr accounts reorder team-b team-a
@@ -173,7 +199,9 @@ def signout(
     account: Annotated[str | None, typer.Argument(help="Account to sign out.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Sign out every account.")] = False,
     delete_: Annotated[bool, typer.Option("--delete", help="Also delete the account.")] = False,
-    revoke: Annotated[bool, typer.Option("--revoke/--no-revoke", help="Revoke OAuth tokens remotely.")] = True,
+    revoke: Annotated[
+        bool, typer.Option("--revoke/--no-revoke", help="Revoke OAuth tokens remotely.")
+    ] = True,
 ) -> None:
     """Sign out: erase the stored credential and disable the account.
 
@@ -185,16 +213,24 @@ def signout(
     if all_:
         data = st.call("accounts.signout_all", revoke_remote=revoke, delete_local=delete_)
     else:
-        data = st.call("accounts.signout", id=resolve(st, account or "")["id"],
-                       revoke_remote=revoke, delete_local=delete_)
+        data = st.call(
+            "accounts.signout",
+            id=resolve(st, account or "")["id"],
+            revoke_remote=revoke,
+            delete_local=delete_,
+        )
     st.out.show(data, lambda d: st.out.pairs(d.items()))
 
 
 @app.command()
 def export(
     ctx: typer.Context,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file (mode 0600).")] = None,
-    legacy: Annotated[bool, typer.Option("--legacy", help="Legacy {accounts:[{email, refresh_token}]} shape.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to this file (mode 0600).")
+    ] = None,
+    legacy: Annotated[
+        bool, typer.Option("--legacy", help="Legacy {accounts:[{email, refresh_token}]} shape.")
+    ] = False,
     accounts: Annotated[list[str] | None, typer.Argument(help="Accounts to export (default all).")] = None,
 ) -> None:
     """Export accounts with their credentials (treat the file as a secret).

@@ -44,7 +44,9 @@ def get(
     st = get_state(ctx)
     if reveal:
         if st.remote:
-            raise fail("--reveal reads config.toml on this host; it cannot be used with --remote", ExitCode.USAGE)
+            raise fail(
+                "--reveal reads config.toml on this host; it cannot be used with --remote", ExitCode.USAGE
+            )
         from gephyr_core.admin.config import reveal as reveal_value
 
         value = _lookup(lambda: reveal_value(st.context(), key), key)

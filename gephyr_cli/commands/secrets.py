@@ -29,7 +29,9 @@ def status(ctx: typer.Context) -> None:
 @app.command()
 def reencrypt(
     ctx: typer.Context,
-    old_key_file: Annotated[Path | None, typer.Option(help="A previous secret.key to read old values.")] = None,
+    old_key_file: Annotated[
+        Path | None, typer.Option(help="A previous secret.key to read old values.")
+    ] = None,
     old_key_env: Annotated[str | None, typer.Option(help="Env var holding a previous passphrase.")] = None,
 ) -> None:
     """Re-encrypt every stored secret with the current key (local only, server stopped).

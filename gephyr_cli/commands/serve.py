@@ -12,9 +12,13 @@ from gephyr_cli.state import get_state
 def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8045; 0 picks a free one).", min=0, max=65535)] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default 8045; 0 picks a free one).", min=0, max=65535)
+    ] = None,
     lan: Annotated[bool, typer.Option("--lan", help="Bind 0.0.0.0 (ALLOW_LAN_ACCESS).")] = False,
-    admin: Annotated[bool | None, typer.Option("--admin/--no-admin", help="Serve the admin API (/api).")] = None,
+    admin: Annotated[
+        bool | None, typer.Option("--admin/--no-admin", help="Serve the admin API (/api).")
+    ] = None,
 ) -> None:
     """Start the relay on the data dir (Ctrl-C stops it gracefully).
 

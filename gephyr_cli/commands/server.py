@@ -37,9 +37,16 @@ def routes(ctx: typer.Context) -> None:
     """
     st = get_state(ctx)
     data = st.call("server.routes")
-    st.out.show(data, lambda d: st.out.table(
-        ["operation", "method", "path", "runtime only"],
-        [(o["name"], o["method"], o["path"], "yes" if o["runtime_only"] else "") for o in d["operations"]]))
+    st.out.show(
+        data,
+        lambda d: st.out.table(
+            ["operation", "method", "path", "runtime only"],
+            [
+                (o["name"], o["method"], o["path"], "yes" if o["runtime_only"] else "")
+                for o in d["operations"]
+            ],
+        ),
+    )
 
 
 @app.command()

@@ -73,18 +73,21 @@ def _credential_fields(box: SecretBox, cred: Credential) -> dict[str, Any]:
         "secret": box.encrypt("account.secret", cred.secret),
         "credential_fingerprint": fingerprint(cred.secret),
         "credential_hint": hint(cred.secret),
-        "access_token": box.encrypt("account.access_token", cred.access_token)
-        if cred.access_token
-        else None,
+        "access_token": box.encrypt("account.access_token", cred.access_token) if cred.access_token else None,
         "token_expires_at": cred.token_expires_at,
     }
     return fields
 
 
 _REVIVE = {
-    "disabled": False, "disabled_reason": None, "disabled_at": None,
-    "forbidden": False, "forbidden_reason": None, "forbidden_at": None,
-    "validation_blocked": False, "validation_blocked_until": None,
+    "disabled": False,
+    "disabled_reason": None,
+    "disabled_at": None,
+    "forbidden": False,
+    "forbidden_reason": None,
+    "forbidden_at": None,
+    "validation_blocked": False,
+    "validation_blocked_until": None,
     "validation_blocked_reason": None,
 }
 
@@ -98,10 +101,14 @@ def upsert(store: Store, box: SecretBox, acc: AccountInput) -> tuple[str, bool]:
         rows = table.list_accounts_in(db)
         found = _match(rows, acc, fp)
         given = {
-            "email": acc.email, "name": acc.name, "label": acc.label, "models": acc.models,
+            "email": acc.email,
+            "name": acc.name,
+            "label": acc.label,
+            "models": acc.models,
             "probe_model": acc.probe_model,
             "base_url": normalise_base_url(acc.base_url) if acc.base_url else None,
-            "oauth_provider": acc.oauth_provider, "oauth_subject": acc.oauth_subject,
+            "oauth_provider": acc.oauth_provider,
+            "oauth_subject": acc.oauth_subject,
             "discovered_models": acc.discovered_models,
         }
         given = {k: v for k, v in given.items() if v is not None}
@@ -116,11 +123,20 @@ def upsert(store: Store, box: SecretBox, acc: AccountInput) -> tuple[str, bool]:
         account_id = str(uuid.uuid4())
         label = acc.label or acc.email or f"{acc.provider}-{cred_fields.get('credential_hint', '')}"
         row = {
-            "id": account_id, "provider": acc.provider, "label": label,
-            "base_url": normalise_base_url(acc.base_url), "models": acc.models or [],
-            "priority": table.next_priority(db), "created_at": now, "updated_at": now,
-            "last_used": 0, "credential_kind": "api_key", "secret": "",
-            **given, **cred_fields, **acc.extra,
+            "id": account_id,
+            "provider": acc.provider,
+            "label": label,
+            "base_url": normalise_base_url(acc.base_url),
+            "models": acc.models or [],
+            "priority": table.next_priority(db),
+            "created_at": now,
+            "updated_at": now,
+            "last_used": 0,
+            "credential_kind": "api_key",
+            "secret": "",
+            **given,
+            **cred_fields,
+            **acc.extra,
         }
         row["label"] = label
         table.insert_account(db, row)
@@ -166,10 +182,17 @@ def sign_out(store: Store, account_id: str) -> None:
     """Erase the credential and disable the account (reason `logged_out`)."""
     with store.transaction(change=True) as db:
         table.update_account(
-            db, account_id,
-            {"secret": "", "access_token": None, "token_expires_at": None, "disabled": True,
-             "disabled_reason": "logged_out", "disabled_at": int(time.time()),
-             "updated_at": int(time.time())},
+            db,
+            account_id,
+            {
+                "secret": "",
+                "access_token": None,
+                "token_expires_at": None,
+                "disabled": True,
+                "disabled_reason": "logged_out",
+                "disabled_at": int(time.time()),
+                "updated_at": int(time.time()),
+            },
         )
         if "session_bindings" in db.table_names():
             db.execute("DELETE FROM session_bindings WHERE account_id = ?", [account_id])

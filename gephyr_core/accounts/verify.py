@@ -17,7 +17,11 @@ class ListModelsResult:
 
 
 def list_models(
-    provider: str, kind: str, base_url: str, secret: str, anthropic_version: str,
+    provider: str,
+    kind: str,
+    base_url: str,
+    secret: str,
+    anthropic_version: str,
     timeout: float = 15.0,
 ) -> ListModelsResult:
     """Call list-models; 401/403 → credential_invalid, other failures → upstream errors."""

@@ -26,11 +26,18 @@ def _audit(ctx: AdminContext, op: Operation, kwargs: dict[str, Any]) -> None:
     target = next((str(kwargs[p.name]) for p in op.params if p.source == "path"), None)
     shown = {k: ("__redacted__" if k in _SECRET_ARGS else v) for k, v in kwargs.items()}
     with ctx.store.transaction() as db:
-        db["audit_events"].insert({
-            "timestamp": int(time.time()), "actor": ctx.actor, "action": op.name,
-            "target": target, "before": None, "after": json.dumps(shown, default=str),
-            "request_id": ctx.request_id, "client_ip": ctx.client_ip,
-        })
+        db["audit_events"].insert(
+            {
+                "timestamp": int(time.time()),
+                "actor": ctx.actor,
+                "action": op.name,
+                "target": target,
+                "before": None,
+                "after": json.dumps(shown, default=str),
+                "request_id": ctx.request_id,
+                "client_ip": ctx.client_ip,
+            }
+        )
 
 
 def invoke(ctx: AdminContext, op: Operation, kwargs: dict[str, Any]) -> Reply:

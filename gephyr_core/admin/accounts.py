@@ -80,7 +80,10 @@ def add(
     if verify:
         try:
             found = list_models(
-                provider, "api_key", base, api_key.strip(),
+                provider,
+                "api_key",
+                base,
+                api_key.strip(),
                 settings.get("providers.anthropic.anthropic_version"),
             )
             discovered = filter_models(found.models, models or settings.get(f"providers.{provider}.models"))
@@ -89,8 +92,13 @@ def add(
         except GephyrError as exc:
             warnings.append(f"verification_failed: {exc.message}")
     acc = service.AccountInput(
-        provider=provider, base_url=base, label=label, email=email, models=models,
-        probe_model=probe_model, discovered_models=discovered,
+        provider=provider,
+        base_url=base,
+        label=label,
+        email=email,
+        models=models,
+        probe_model=probe_model,
+        discovered_models=discovered,
         credential=service.Credential("api_key", api_key.strip()),
     )
     account_id, created = service.upsert(ctx.store, ctx.box, acc)
@@ -194,11 +202,17 @@ def toggle_proxy(ctx: AdminContext, id: str, enable: bool, reason: str | None = 
     """Allow (enable) or forbid routing traffic to an account."""
     _row(ctx, id)
     if enable:
-        fields: dict[str, Any] = {"proxy_disabled": False, "proxy_disabled_reason": None,
-                                  "proxy_disabled_at": None}
+        fields: dict[str, Any] = {
+            "proxy_disabled": False,
+            "proxy_disabled_reason": None,
+            "proxy_disabled_at": None,
+        }
     else:
-        fields = {"proxy_disabled": True, "proxy_disabled_reason": (reason or "")[:800] or None,
-                  "proxy_disabled_at": int(time.time())}
+        fields = {
+            "proxy_disabled": True,
+            "proxy_disabled_reason": (reason or "")[:800] or None,
+            "proxy_disabled_at": int(time.time()),
+        }
     service.update_fields(ctx.store, id, fields)
     ctx.records_changed()
     return view(ctx, _row(ctx, id))
@@ -216,8 +230,14 @@ def _signout_one(
     service.sign_out(ctx.store, row["id"])
     if delete_local:
         service.delete(ctx.store, [row["id"]])
-    return {"success": True, "account_id": row["id"], "revoked_remote": False,
-            "local_cleared": True, "disabled": True, "deleted": delete_local}
+    return {
+        "success": True,
+        "account_id": row["id"],
+        "revoked_remote": False,
+        "local_cleared": True,
+        "disabled": True,
+        "deleted": delete_local,
+    }
 
 
 @operation("accounts.signout", "POST", "/api/accounts/{id}/logout")
@@ -231,9 +251,7 @@ def signout(
 
 
 @operation("accounts.signout_all", "POST", "/api/accounts/logout-all")
-def signout_all(
-    ctx: AdminContext, revoke_remote: bool = True, delete_local: bool = False
-) -> dict[str, Any]:
+def signout_all(ctx: AdminContext, revoke_remote: bool = True, delete_local: bool = False) -> dict[str, Any]:
     """Sign every account out."""
     rows = table.list_accounts(ctx.store)
     failed, done, deleted = [], 0, 0
@@ -246,5 +264,10 @@ def signout_all(
         done += 1
         deleted += int(result["deleted"])
     ctx.records_changed()
-    return {"success": not failed, "total": len(rows), "logged_out": done, "deleted": deleted,
-            "failed": failed}
+    return {
+        "success": not failed,
+        "total": len(rows),
+        "logged_out": done,
+        "deleted": deleted,
+        "failed": failed,
+    }

@@ -65,8 +65,14 @@ def save_patch(ctx: AdminContext, patch: Mapping[str, Any]) -> dict[str, Any]:
     message = "saved" if changed else "no change"
     if apply["requires_restart"]:
         message += "; restart the server for: " + ", ".join(apply["restart_required_keys"])
-    return {"ok": True, "saved": True, "message": message, "warnings": warnings + more,
-            "runtime_apply": apply, "changed": changed}
+    return {
+        "ok": True,
+        "saved": True,
+        "message": message,
+        "warnings": warnings + more,
+        "runtime_apply": apply,
+        "changed": changed,
+    }
 
 
 @operation("config.save", "POST", "/api/config")

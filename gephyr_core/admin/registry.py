@@ -134,6 +134,45 @@ def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def _bool(value: Any, from_text: bool) -> Any:
+    if isinstance(value, bool):
+        return value
+    if from_text and isinstance(value, str):
+        return parse_bool(value)
+    raise ValueError
+
+
+def _number(kind: type) -> Any:
+    def parse(value: Any, from_text: bool) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if kind is int and not isinstance(value, int):
+                raise ValueError
+            return kind(value)
+        if from_text and isinstance(value, str):
+            return kind(value)
+        raise ValueError
+
+    return parse
+
+
+def _exact(kind: type) -> Any:
+    def parse(value: Any, from_text: bool) -> Any:
+        if isinstance(value, kind):
+            return value
+        raise ValueError
+
+    return parse
+
+
+_PARSERS: dict[Any, Any] = {
+    bool: _bool,
+    int: _number(int),
+    float: _number(float),
+    str: _exact(str),
+    dict: _exact(dict),
+}
+
+
 def coerce(name: str, value: Any, annotation: Any, from_text: bool) -> Any:
     """Check (JSON) or parse (query/path/header text) a value against an annotation."""
     target, optional = _unwrap_optional(annotation)
@@ -141,42 +180,19 @@ def coerce(name: str, value: Any, annotation: Any, from_text: bool) -> Any:
         if optional or target is Any:
             return None
         raise BadRequest(f"field {name} must not be null")
-    if target is Any:
-        return value
     origin = typing.get_origin(target)
     try:
-        if target is bool:
-            if isinstance(value, bool):
-                return value
-            if from_text and isinstance(value, str):
-                return parse_bool(value)
-        elif target is int:
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-            if from_text and isinstance(value, str):
-                return int(value)
-        elif target is float:
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
-            if from_text and isinstance(value, str):
-                return float(value)
-        elif target is str:
-            if isinstance(value, str):
-                return value
-        elif origin is list:
+        if origin is list:
             (item,) = typing.get_args(target) or (Any,)
             if from_text and isinstance(value, str):
                 value = [v for v in value.split(",") if v]
             if isinstance(value, list):
                 return [coerce(name, v, item, from_text) for v in value]
-        elif origin is dict or target is dict:
-            if isinstance(value, dict):
-                return value
-        else:
-            return value
+            raise ValueError
+        parser = _PARSERS.get(origin or target)
+        return value if parser is None else parser(value, from_text)
     except ValueError:
-        pass
-    raise BadRequest(f"field {name} must be {_describe(target)}")
+        raise BadRequest(f"field {name} must be {_describe(target)}") from None
 
 
 def _describe(target: Any) -> str:
@@ -222,8 +238,14 @@ def operation(
             twin = camel(pname)
             names = ((twin,) if twin != pname else ()) + extra
             params.append(
-                Param(pname, source, hints.get(pname, Any), sp.default, names,
-                      (headers or {}).get(pname, "").lower())
+                Param(
+                    pname,
+                    source,
+                    hints.get(pname, Any),
+                    sp.default,
+                    names,
+                    (headers or {}).get(pname, "").lower(),
+                )
             )
         doc = inspect.getdoc(func) or name
         return Operation(

@@ -37,23 +37,46 @@ def routes(ctx: AdminContext) -> dict[str, Any]:
 
     ops = sorted(catalog().values(), key=lambda o: (o.path, o.method))
     listing = [f"{o.method} {p}" for o in ops for p in (o.path, *o.aliases)]
-    return {"version": __version__, "routes": listing,
-            "operations": [{"name": o.name, "method": o.method, "path": o.path,
-                            "runtime_only": o.runtime, "summary": o.summary} for o in ops]}
+    return {
+        "version": __version__,
+        "routes": listing,
+        "operations": [
+            {
+                "name": o.name,
+                "method": o.method,
+                "path": o.path,
+                "runtime_only": o.runtime,
+                "summary": o.summary,
+            }
+            for o in ops
+        ],
+    }
 
 
 def encryption_status(ctx: AdminContext, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Key source and a trial decryption of every stored secret (no value leaves here)."""
-    out: dict[str, Any] = {"keySource": "none", "keyId": None, "weakKey": False,
-                           "secretsSeen": 0, "decryptFailures": 0, "firstFailure": None}
+    out: dict[str, Any] = {
+        "keySource": "none",
+        "keyId": None,
+        "weakKey": False,
+        "secretsSeen": 0,
+        "decryptFailures": 0,
+        "firstFailure": None,
+    }
     try:
         source = ctx.box.source
-        out.update(keySource="env" if source.kind == "env" else "file", keyId=ctx.box.cipher.kid,
-                   weakKey=bool(source.warnings) and source.kind == "env")
+        out.update(
+            keySource="env" if source.kind == "env" else "file",
+            keyId=ctx.box.cipher.kid,
+            weakKey=bool(source.warnings) and source.kind == "env",
+        )
     except GephyrError as exc:
         out["firstFailure"] = {"accountId": None, "label": None, "field": "key", "error": exc.message}
-    values = [(row["id"], row["label"], field, row.get(col)) for row in rows
-              for field, col in (("account.secret", "secret"), ("account.access_token", "access_token"))]
+    values = [
+        (row["id"], row["label"], field, row.get(col))
+        for row in rows
+        for field, col in (("account.secret", "secret"), ("account.access_token", "access_token"))
+    ]
     with contextlib.suppress(GephyrError):  # an unparsable config.toml is reported elsewhere
         values += [(None, key, field, value) for key, field, value in ctx.config.encrypted_values()]
     for account_id, label, field, value in values:
@@ -66,8 +89,12 @@ def encryption_status(ctx: AdminContext, rows: list[dict[str, Any]]) -> dict[str
         except GephyrError as exc:
             out["decryptFailures"] += 1
             if out["firstFailure"] is None:
-                out["firstFailure"] = {"accountId": account_id, "label": label, "field": field,
-                                       "error": exc.message}
+                out["firstFailure"] = {
+                    "accountId": account_id,
+                    "label": label,
+                    "field": field,
+                    "error": exc.message,
+                }
     return out
 
 
@@ -75,7 +102,8 @@ def _accounts_summary(ctx: AdminContext, rows: list[dict[str, Any]], preferred: 
     by_provider = {p: sum(r["provider"] == p for r in rows) for p in ("openai", "anthropic", "gemini")}
     pref = next((r for r in rows if r["id"] == preferred), None)
     return {
-        "total": len(rows), "byProvider": by_provider,
+        "total": len(rows),
+        "byProvider": by_provider,
         "routable": sum(routable(r) for r in rows),
         "disabled": sum(r["disabled"] for r in rows),
         "proxyDisabled": sum(r["proxy_disabled"] for r in rows),
@@ -114,31 +142,45 @@ def operator_status(ctx: AdminContext) -> dict[str, Any]:
     if rt is not None and not rt.get("running"):
         warnings.append("the relay is stopped (gephyr server start)")
     return {
-        "timestamp": int(time.time()), "version": __version__, "dataDir": str(ctx.dd.root),
-        "runtimePort": rt["port"] if rt else None, "runtimeRunning": rt["running"] if rt else None,
+        "timestamp": int(time.time()),
+        "version": __version__,
+        "dataDir": str(ctx.dd.root),
+        "runtimePort": rt["port"] if rt else None,
+        "runtimeRunning": rt["running"] if rt else None,
         "uptimeSeconds": rt["uptime_seconds"] if rt else None,
-        "adminApi": {"enabled": settings.get("admin.enabled"), "adminPasswordSet": admin_pw,
-                     "apiKeyFallback": not admin_pw and not settings.lan,
-                     "lanAccess": settings.lan, "authMode": settings.get("auth.mode")},
-        "oauth": {"provider": settings.get("oauth.provider"),
-                  "clientIdSet": bool(settings.get("oauth.client_id")),
-                  "clientSecretSet": bool(settings.get("oauth.client_secret")),
-                  "allowedDomainsSet": bool(settings.get("oauth.allowed_domains"))},
+        "adminApi": {
+            "enabled": settings.get("admin.enabled"),
+            "adminPasswordSet": admin_pw,
+            "apiKeyFallback": not admin_pw and not settings.lan,
+            "lanAccess": settings.lan,
+            "authMode": settings.get("auth.mode"),
+        },
+        "oauth": {
+            "provider": settings.get("oauth.provider"),
+            "clientIdSet": bool(settings.get("oauth.client_id")),
+            "clientSecretSet": bool(settings.get("oauth.client_secret")),
+            "allowedDomainsSet": bool(settings.get("oauth.allowed_domains")),
+        },
         "oauthFlow": None,
-        "proxyPool": {"enabled": settings.get("pool.enabled"),
-                      "requireProxyForAccountRequests": settings.get("pool.require_proxy_for_account_requests"),
-                      "proxiesTotal": len(proxies),
-                      "proxiesEnabled": sum(bool(p.get("enabled", True)) for p in proxies),
-                      "proxiesHealthy": None},
+        "proxyPool": {
+            "enabled": settings.get("pool.enabled"),
+            "requireProxyForAccountRequests": settings.get("pool.require_proxy_for_account_requests"),
+            "proxiesTotal": len(proxies),
+            "proxiesEnabled": sum(bool(p.get("enabled", True)) for p in proxies),
+            "proxiesHealthy": None,
+        },
         "accounts": accounts,
         "encryption": enc,
-        "storage": {"schemaVersion": ctx.store.meta("schema_version"),
-                    "sizeBytes": db.stat().st_size if db.exists() else 0,
-                    "walSizeBytes": wal.stat().st_size if wal.exists() else 0},
-        "monitor": {"enabled": settings.get("monitor.enabled"), "queueDepth": None,
-                    "droppedLogWrites": None},
-        "config": {"overlays": _overlay_keys(settings.overlay_variables),
-                   "lastReloadError": rt.get("last_reload_error") if rt else None},
+        "storage": {
+            "schemaVersion": ctx.store.meta("schema_version"),
+            "sizeBytes": db.stat().st_size if db.exists() else 0,
+            "walSizeBytes": wal.stat().st_size if wal.exists() else 0,
+        },
+        "monitor": {"enabled": settings.get("monitor.enabled"), "queueDepth": None, "droppedLogWrites": None},
+        "config": {
+            "overlays": _overlay_keys(settings.overlay_variables),
+            "lastReloadError": rt.get("last_reload_error") if rt else None,
+        },
         "warnings": warnings,
         "pid": os.getpid() if rt else None,
     }

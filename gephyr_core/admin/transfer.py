@@ -25,24 +25,27 @@ def _entry(ctx: AdminContext, row: dict[str, Any]) -> dict[str, Any]:
     secret = ctx.box.decrypt("account.secret", row["secret"])
     profile = table.current_profile(ctx.store, row["id"], row.get("header_profile_version"))
     entry = {
-        "provider": row["provider"], "label": row["label"], "email": row.get("email"),
-        "name": row.get("name"), "base_url": row["base_url"],
-        "credential_kind": row["credential_kind"], "models": row["models"],
-        "probe_model": row.get("probe_model"), "priority": row["priority"],
+        "provider": row["provider"],
+        "label": row["label"],
+        "email": row.get("email"),
+        "name": row.get("name"),
+        "base_url": row["base_url"],
+        "credential_kind": row["credential_kind"],
+        "models": row["models"],
+        "probe_model": row.get("probe_model"),
+        "priority": row["priority"],
         "proxy_disabled": row["proxy_disabled"],
         "proxy_disabled_reason": row.get("proxy_disabled_reason"),
-        "oauth_provider": row.get("oauth_provider"), "oauth_subject": row.get("oauth_subject"),
-        "header_profile": {"label": profile["label"], "headers": profile["headers"]}
-        if profile else None,
+        "oauth_provider": row.get("oauth_provider"),
+        "oauth_subject": row.get("oauth_subject"),
+        "header_profile": {"label": profile["label"], "headers": profile["headers"]} if profile else None,
     }
     entry["refresh_token" if row["credential_kind"] == "oauth" else "api_key"] = secret
     return entry
 
 
 @operation("accounts.export", "POST", "/api/accounts/export")
-def export(
-    ctx: AdminContext, account_ids: list[str] | None = None, format: str = "gephyr"
-) -> dict[str, Any]:
+def export(ctx: AdminContext, account_ids: list[str] | None = None, format: str = "gephyr") -> dict[str, Any]:
     """Export accounts with their credentials in clear (handle the result as a secret)."""
     if format not in {"gephyr", "legacy"}:
         raise BadRequest("format must be gephyr or legacy")
@@ -52,12 +55,18 @@ def export(
         rows = [r for r in rows if r["id"] in wanted]
     if format == "legacy":
         google = [r for r in rows if r["credential_kind"] == "oauth" and r.get("oauth_provider") == "google"]
-        return {"accounts": [
-            {"email": r.get("email"), "refresh_token": ctx.box.decrypt("account.secret", r["secret"])}
-            for r in google
-        ]}
-    return {"format": EXPORT_FORMAT, "version": 1, "exported_at": int(time.time()),
-            "accounts": [_entry(ctx, r) for r in rows]}
+        return {
+            "accounts": [
+                {"email": r.get("email"), "refresh_token": ctx.box.decrypt("account.secret", r["secret"])}
+                for r in google
+            ]
+        }
+    return {
+        "format": EXPORT_FORMAT,
+        "version": 1,
+        "exported_at": int(time.time()),
+        "accounts": [_entry(ctx, r) for r in rows],
+    }
 
 
 def _import_entry(ctx: AdminContext, entry: Any) -> tuple[str, bool]:
@@ -73,9 +82,12 @@ def _import_entry(ctx: AdminContext, entry: Any) -> tuple[str, bool]:
         provider=provider,
         base_url=entry.get("base_url") or ctx.settings().get(f"providers.{provider}.base_url"),
         credential=service.Credential(kind, secret.strip()),
-        label=entry.get("label"), email=entry.get("email"), name=entry.get("name"),
+        label=entry.get("label"),
+        email=entry.get("email"),
+        name=entry.get("name"),
         models=models if isinstance(models, list) else None,
-        probe_model=entry.get("probe_model"), oauth_provider=entry.get("oauth_provider"),
+        probe_model=entry.get("probe_model"),
+        oauth_provider=entry.get("oauth_provider"),
         oauth_subject=entry.get("oauth_subject"),
         extra={k: entry[k] for k in _STATE if k in entry},
     )
@@ -98,8 +110,13 @@ def _report(ctx: AdminContext, entries: list[Any], importer: Any) -> dict[str, A
         updated += int(not was_created)
     ctx.records_changed()
     rows = {r["id"]: r for r in table.list_accounts(ctx.store)}
-    return {"total": len(entries), "created": created, "updated": updated, "failed": failed,
-            "accounts": [view(ctx, rows[i]) for i in dict.fromkeys(ids) if i in rows]}
+    return {
+        "total": len(entries),
+        "created": created,
+        "updated": updated,
+        "failed": failed,
+        "accounts": [view(ctx, rows[i]) for i in dict.fromkeys(ids) if i in rows],
+    }
 
 
 def _legacy_unavailable(entry: Any) -> tuple[str, bool]:
@@ -118,8 +135,10 @@ def import_accounts(ctx: AdminContext, body: Any) -> dict[str, Any]:
             raise UnsupportedFormat("export document has no accounts array")
         return _report(ctx, entries, lambda e: _import_entry(ctx, e))
     entries = body.get("accounts") if isinstance(body, dict) else body
-    if isinstance(entries, list) and entries and all(
-        isinstance(e, dict) and e.get("refresh_token") and not e.get("provider") for e in entries
+    if (
+        isinstance(entries, list)
+        and entries
+        and all(isinstance(e, dict) and e.get("refresh_token") and not e.get("provider") for e in entries)
     ):
         return _report(ctx, entries, _legacy_unavailable)
     raise UnsupportedFormat(
@@ -161,8 +180,11 @@ def import_db(ctx: AdminContext, path: str) -> dict[str, Any]:
         if cipher is None:
             raise GephyrError("no key to decrypt the source", code="key_unavailable")
         secret = cipher.decrypt("account.secret", row.get("secret") or "")
-        entry = {**row, "models": json.loads(row.get("models") or "[]"),
-                 "proxy_disabled": bool(row.get("proxy_disabled"))}
+        entry = {
+            **row,
+            "models": json.loads(row.get("models") or "[]"),
+            "proxy_disabled": bool(row.get("proxy_disabled")),
+        }
         entry["refresh_token" if row["credential_kind"] == "oauth" else "api_key"] = secret
         return _import_entry(ctx, entry)
 

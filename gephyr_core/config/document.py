@@ -76,7 +76,9 @@ class ConfigStore:
         return st.st_mtime, st.st_size, digest
 
     def settings(
-        self, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None,
+        self,
+        env: Mapping[str, str],
+        overrides: Mapping[str, Any] | None = None,
         decrypt: bool = True,
     ) -> Settings:
         """Effective settings: file (secrets decrypted) + env overlays + option overrides.

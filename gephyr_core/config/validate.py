@@ -13,7 +13,9 @@ from gephyr_core.config.settings import defaults
 
 Problem = dict[str, Any]
 
-_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 SCHEDULING_MODES = {"cachefirst": "CacheFirst", "balance": "Balance", "performancefirst": "PerformanceFirst"}
 POOL_STRATEGIES = {"round_robin", "random", "priority", "least_connections", "weighted_round_robin"}
 PROVIDERS = {"openai", "anthropic", "gemini"}
@@ -156,9 +158,7 @@ def _check_types(c: _Collector, ref: Mapping[str, Any], node: Any, prefix: str, 
                 c.add(path, "must be a table", value)
             else:
                 _check_types(c, expected, value, path + ".", warnings)
-        elif isinstance(expected, bool) != isinstance(value, bool) or not isinstance(
-            value, type(expected)
-        ):
+        elif isinstance(expected, bool) != isinstance(value, bool) or not isinstance(value, type(expected)):
             c.add(path, f"must be {_type_name(expected)}, not {_type_name(value)}", value)
 
 
@@ -193,6 +193,15 @@ def _check_server(c: _Collector, warnings: list[str]) -> None:
         parts = urlsplit(url)
         if not _is_url(url) or parts.query or parts.fragment:
             c.add("server.public_url", "must be an absolute http(s) URL without query or fragment", url)
+    lan = bool(c.get("server.allow_lan_access")) or (
+        isinstance(host, str) and host not in {"", "127.0.0.1", "::1", "localhost"}
+    )
+    if c.get("admin.enabled") is True and lan and not c.get("auth.admin_password"):
+        c.add("admin.enabled", "the admin API with LAN access needs auth.admin_password", True)
+    _check_auth(c, warnings)
+
+
+def _check_auth(c: _Collector, warnings: list[str]) -> None:
     key = c.get("auth.api_key")
     if isinstance(key, str):
         if not key.strip():
@@ -202,9 +211,6 @@ def _check_server(c: _Collector, warnings: list[str]) -> None:
     for i, item in enumerate(c.get("auth.trusted_proxies") or []):
         if not isinstance(item, str) or not is_ip_or_cidr(item):
             c.add(f"auth.trusted_proxies[{i}]", "must be an IP address or CIDR block", item)
-    lan = bool(c.get("server.allow_lan_access")) or (isinstance(host, str) and host not in {"", "127.0.0.1", "::1", "localhost"})
-    if c.get("admin.enabled") is True and lan and not c.get("auth.admin_password"):
-        c.add("admin.enabled", "the admin API with LAN access needs auth.admin_password", True)
     if c.get("cors.mode") == "strict":
         for i, origin in enumerate(c.get("cors.allowed_origins") or []):
             why = check_origin(origin)
@@ -212,20 +218,24 @@ def _check_server(c: _Collector, warnings: list[str]) -> None:
                 c.add(f"cors.allowed_origins[{i}]", why, origin)
 
 
-def _check_sections(c: _Collector) -> None:
+def _check_mapping(c: _Collector) -> None:
     mapping = c.get("routing.mapping")
-    if isinstance(mapping, Mapping):
-        for key, target in mapping.items():
-            field = f"routing.mapping.{key}"
-            if not str(key).strip():
-                c.add("routing.mapping", "mapping keys must not be empty", key)
-            model, provider = mapping_target(target)
-            if not model:
-                c.add(field, "target needs a non-empty model", target)
-            if provider is not None and provider not in PROVIDERS:
-                c.add(field, f"unknown provider {provider!r}", target)
-    elif mapping is not None:
+    if mapping is not None and not isinstance(mapping, Mapping):
         c.add("routing.mapping", "must be a table", mapping)
+        return
+    for key, target in (mapping or {}).items():
+        field = f"routing.mapping.{key}"
+        if not str(key).strip():
+            c.add("routing.mapping", "mapping keys must not be empty", key)
+        model, provider = mapping_target(target)
+        if not model:
+            c.add(field, "target needs a non-empty model", target)
+        if provider is not None and provider not in PROVIDERS:
+            c.add(field, f"unknown provider {provider!r}", target)
+
+
+def _check_sections(c: _Collector) -> None:
+    _check_mapping(c)
     mode = c.get("scheduling.mode")
     if isinstance(mode, str) and normalise_mode(mode) is None:
         c.add("scheduling.mode", "must be one of Balance, CacheFirst, PerformanceFirst", mode)
@@ -234,8 +244,9 @@ def _check_sections(c: _Collector) -> None:
         if not steps or not all(isinstance(s, int) and s > 0 for s in steps):
             c.add("circuit_breaker.backoff_steps", "must be a non-empty list of positive seconds", steps)
     for name in ("openai", "anthropic", "gemini"):
-        if not _is_url(c.get(f"providers.{name}.base_url")):
-            c.add(f"providers.{name}.base_url", "must be an absolute http(s) URL", c.get(f"providers.{name}.base_url"))
+        base = c.get(f"providers.{name}.base_url")
+        if not _is_url(base):
+            c.add(f"providers.{name}.base_url", "must be an absolute http(s) URL", base)
         models = c.get(f"providers.{name}.models")
         if not models:
             c.add(f"providers.{name}.models", "must not be empty", models)
@@ -254,10 +265,12 @@ def _check_oauth(c: _Collector) -> None:
             continue
         for key, value in prov.items():
             if key.endswith("_endpoint") or key == "jwks_uri":
-                if not _is_url(value, ("https",)) and not (
-                    _is_url(value, ("http",)) and _loopback(value)
-                ):
-                    c.add(f"oauth.providers.{name}.{key}", "must be an absolute https URL (http only for loopback)", value)
+                if not _is_url(value, ("https",)) and not (_is_url(value, ("http",)) and _loopback(value)):
+                    c.add(
+                        f"oauth.providers.{name}.{key}",
+                        "must be an absolute https URL (http only for loopback)",
+                        value,
+                    )
 
 
 def _loopback(url: str) -> bool:

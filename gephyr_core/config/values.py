@@ -14,8 +14,12 @@ from gephyr_core.config.settings import defaults
 from gephyr_core.errors import BadRequest
 
 RESTART_KEYS = {
-    "server.host", "server.port", "server.allow_lan_access", "server.disable_prompt_routes",
-    "admin.enabled", "monitor.queue_size",
+    "server.host",
+    "server.port",
+    "server.allow_lan_access",
+    "server.disable_prompt_routes",
+    "admin.enabled",
+    "monitor.queue_size",
 }
 WHEN_SAFE_PREFIXES = ("pool.", "upstream_proxy.", "providers.", "scheduler.", "oauth.")
 _ORDER = ["always_hot_applied", "hot_applied_when_safe", "requires_restart"]
@@ -85,5 +89,9 @@ def runtime_apply(changed: list[str]) -> dict[str, Any]:
     policies = [policy_for(k) for k in changed] or ["always_hot_applied"]
     policy = max(policies, key=_ORDER.index)
     restart = sorted(k for k in changed if policy_for(k) == "requires_restart")
-    return {"policy": policy, "applied": not restart, "requires_restart": bool(restart),
-            "restart_required_keys": restart}
+    return {
+        "policy": policy,
+        "applied": not restart,
+        "requires_restart": bool(restart),
+        "restart_required_keys": restart,
+    }

@@ -32,6 +32,8 @@ def parse_model_ids(provider: str, body: Any) -> list[str]:
         return []
     if provider == "gemini":
         items = body.get("models") or []
-        return [str(m["name"]).removeprefix("models/") for m in items if isinstance(m, dict) and m.get("name")]
+        return [
+            str(m["name"]).removeprefix("models/") for m in items if isinstance(m, dict) and m.get("name")
+        ]
     items = body.get("data") or []
     return [str(m["id"]) for m in items if isinstance(m, dict) and m.get("id")]

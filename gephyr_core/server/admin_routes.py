@@ -71,13 +71,17 @@ def _endpoint(op: Operation, rt: ServerRuntime) -> Any:
             query = {k: request.query_params.getlist(k) for k in request.query_params}
             kwargs = op.bind(request.path_params, query, body, request.headers)
             ctx = AdminContext(
-                rt.ctx.dd, rt.ctx.env, runtime=rt, actor=actor,
+                rt.ctx.dd,
+                rt.ctx.env,
+                runtime=rt,
+                actor=actor,
                 request_id=request.scope.get("state", {}).get("request_id"),
                 client_ip=request.client.host if request.client else None,
             )
             # Share the server's open store, key and config objects.
-            ctx.__dict__.update({k: rt.ctx.__dict__[k] for k in ("store", "box", "config")
-                                 if k in rt.ctx.__dict__})
+            ctx.__dict__.update(
+                {k: rt.ctx.__dict__[k] for k in ("store", "box", "config") if k in rt.ctx.__dict__}
+            )
             reply = await run_in_threadpool(invoke, ctx, op, kwargs)
         except GephyrError as exc:
             return error_response(exc)

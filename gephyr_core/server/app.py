@@ -30,8 +30,9 @@ async def head_root(request: Request) -> Response:
 
 async def internal_status(request: Request) -> Response:
     rt: ServerRuntime = request.app.state.runtime
-    return JSONResponse({"status": "ok", "service_running": rt.running, "port": rt.port,
-                         "version": __version__})
+    return JSONResponse(
+        {"status": "ok", "service_running": rt.running, "port": rt.port, "version": __version__}
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -62,7 +63,6 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
         *admin_routes(rt),
         Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={HTTPException: _http_error})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
     app.state.runtime = rt
     return RequestIds(app)

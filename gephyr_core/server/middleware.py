@@ -38,10 +38,12 @@ class RequestIds:
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
-                raw = [(k, v) for k, v in message.get("headers", [])
-                       if k.lower() not in (b"x-request-id", b"x-correlation-id")]
-                raw += [(b"x-request-id", request_id.encode()),
-                        (b"x-correlation-id", correlation.encode())]
+                raw = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in (b"x-request-id", b"x-correlation-id")
+                ]
+                raw += [(b"x-request-id", request_id.encode()), (b"x-correlation-id", correlation.encode())]
                 message = {**message, "headers": raw}
             await send(message)
 

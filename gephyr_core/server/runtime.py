@@ -118,10 +118,13 @@ class ServerRuntime:
         import os
 
         return {
-            "pid": os.getpid(), "port": self.port, "host": host,
+            "pid": os.getpid(),
+            "port": self.port,
+            "host": host,
             "base_url": f"http://127.0.0.1:{self.port}",
             "public_url": self._settings.get("server.public_url") or None,
-            "version": __version__, "started_at": int(self.started_at),
+            "version": __version__,
+            "started_at": int(self.started_at),
             "admin_api_enabled": bool(self._settings.get("admin.enabled")),
             "local_token": self.local_token,
         }

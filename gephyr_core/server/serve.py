@@ -29,8 +29,9 @@ def prepare(
     ctx.dd.ensure()
     live = read_server_json(ctx.dd)
     if live is not None:
-        raise GephyrError(f"a server is already running on this data dir (pid {live['pid']})",
-                          code="conflict")
+        raise GephyrError(
+            f"a server is already running on this data dir (pid {live['pid']})", code="conflict"
+        )
     _ = ctx.store
     ctx.config.text()
     if ctx.config.created_api_key:
@@ -87,8 +88,7 @@ def _graceful_server_class() -> type:
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
-            previous = {sig: signal.signal(sig, self.handle_exit)
-                        for sig in (signal.SIGINT, signal.SIGTERM)}
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
                 yield
             finally:
@@ -114,9 +114,12 @@ def run(rt: ServerRuntime, announce: Callable[[str], None]) -> None:
     rt.port = sock.getsockname()[1]
     rt.overrides["server.port"] = rt.port  # reloads then validate the real port, not `0`
     config = uvicorn.Config(
-        create_app(rt), log_level=str(settings.get("logging.level")), access_log=False,
+        create_app(rt),
+        log_level=str(settings.get("logging.level")),
+        access_log=False,
         timeout_graceful_shutdown=int(settings.get("server.shutdown_drain_timeout")),
-        lifespan="on", server_header=False,
+        lifespan="on",
+        server_header=False,
     )
     server = _GracefulServer(config)
     write_server_json(rt.ctx.dd, rt.server_info(host))

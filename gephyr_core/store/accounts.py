@@ -78,8 +78,7 @@ def current_profile(store: Store, account_id: str, version: int | None) -> dict[
     with store.reading() as db:
         rows = list(
             db.query(
-                "SELECT version, label, headers FROM account_profiles"
-                " WHERE account_id = ? AND version = ?",
+                "SELECT version, label, headers FROM account_profiles WHERE account_id = ? AND version = ?",
                 [account_id, version],
             )
         )

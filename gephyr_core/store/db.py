@@ -44,8 +44,7 @@ class Store:
                     yield self.db
                     if change:
                         self.db.execute(
-                            "UPDATE meta SET value = CAST(value AS INTEGER) + 1"
-                            " WHERE key = 'change_counter'"
+                            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'change_counter'"
                         )
             except sqlite3.DatabaseError as exc:
                 raise StorageError(f"database error: {exc}") from exc

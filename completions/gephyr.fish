@@ -1,0 +1,1 @@
+complete --command gephyr --no-files --arguments "(env _GEPHYR_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) gephyr)" --condition "env _GEPHYR_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) gephyr"
