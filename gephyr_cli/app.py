@@ -10,8 +10,8 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from gephyr_cli.commands import accounts, config, secrets, serve, server
-from gephyr_cli.output import ExitCode, exit_code_for, fail
+from gephyr_cli.commands import accounts, config, mapping, secrets, serve, server
+from gephyr_cli.output import ExitCode, exit_code_for, fail, one_line
 from gephyr_cli.state import CliState
 
 VERSION = "0.1.0"
@@ -45,6 +45,7 @@ app = typer.Typer(
 )
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(config.app, name="config")
+app.add_typer(mapping.app, name="mapping")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(server.app, name="server")
 app.command("serve")(serve.serve)
@@ -108,19 +109,7 @@ def handle_error(exc: BaseException, debug: bool) -> int:
 
         traceback.print_exception(exc)
     if isinstance(exc, GephyrError):
-        fail(_one_line(exc), exit_code_for(exc.code))
+        fail(one_line(exc), exit_code_for(exc.code))
         return int(exit_code_for(exc.code))
     fail(f"{type(exc).__name__}: {exc}", ExitCode.FAILED)
     return int(ExitCode.FAILED)
-
-
-def _one_line(exc: object) -> str:
-    from gephyr_core.errors import ValidationFailed
-
-    if isinstance(exc, ValidationFailed):
-        return "; ".join(f"{p['field']}: {p['message']}" for p in exc.problems)
-    message = getattr(exc, "message", str(exc))
-    details = getattr(exc, "details", None)
-    if getattr(exc, "code", "") == "validation_failed" and isinstance(details, list):
-        return "; ".join(f"{p.get('field')}: {p.get('message')}" for p in details if isinstance(p, dict))
-    return str(message)

@@ -98,3 +98,12 @@ def fail(message: str, code: ExitCode) -> typer.Exit:
     """Print one error line and build the exit."""
     Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {message}", markup=False)
     return typer.Exit(int(code))
+
+
+def one_line(exc: object) -> str:
+    """One readable line for an error (validation problems joined with `; `)."""
+    message = getattr(exc, "message", str(exc))
+    details = getattr(exc, "details", None)
+    if getattr(exc, "code", "") == "validation_failed" and isinstance(details, list):
+        return "; ".join(f"{p.get('field')}: {p.get('message')}" for p in details if isinstance(p, dict))
+    return str(message)

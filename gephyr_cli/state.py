@@ -58,6 +58,12 @@ class CliState:
         return self.backend().call(name, **kwargs)
 
     def close(self) -> None:
+        created = self._ctx.__dict__.get("config") if self._ctx is not None else None
+        if created is not None and created.created_api_key:
+            self.out.hint(
+                f"created {created.dd.config_path} with a new relay API key: {created.created_api_key}"
+                " (shown once; later: gephyr config get auth.api_key --reveal)"
+            )
         if self._backend is not None:
             self._backend.close()
         if self._ctx is not None:

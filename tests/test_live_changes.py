@@ -71,7 +71,7 @@ def test_second_server_refused_and_stale_server_json_ignored(tmp_path: Path) -> 
             text=True,
             timeout=30,
         )
-        assert second.returncode == 5 and "already running" in second.stderr
+        assert second.returncode == 1 and "already running" in second.stderr
     finally:
         srv.stop()
     (data_dir / "server.json").write_text(

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from gephyr_cli.output import ExitCode, fail, one_line
 from gephyr_cli.state import get_state
 
 
@@ -39,7 +40,17 @@ def serve(
     if admin is not None:
         overrides["admin.enabled"] = admin
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gephyr_core.errors import GephyrError
+
     c = st.context()
     c.overrides = overrides
-    runtime = prepare(c, overrides, lambda line: st.out.err.print(line, markup=False))
-    run(runtime, lambda line: st.out.err.print(line, markup=False))
+
+    def say(line: str) -> None:
+        st.out.err.print(line, markup=False)
+
+    try:
+        runtime = prepare(c, overrides, say)
+        run(runtime, say)
+    except GephyrError as exc:
+        # Every startup failure exits 1 with one line naming the cause (config.md §8).
+        raise fail(one_line(exc), ExitCode.FAILED) from None

@@ -14,9 +14,9 @@ from gephyr_core.admin.registry import Operation, Reply, collect
 @functools.cache
 def catalog() -> dict[str, Operation]:
     """Every operation by name."""
-    from gephyr_core.admin import accounts, config, status, transfer
+    from gephyr_core.admin import accounts, config, mapping, status, transfer
 
-    return collect([accounts, transfer, config, status])
+    return collect([accounts, transfer, config, mapping, status])
 
 
 _SECRET_ARGS = {"api_key", "refresh_token", "admin_password", "password", "body", "config"}

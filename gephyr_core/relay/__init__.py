@@ -1,0 +1,1 @@
+"""The request pipeline: route resolution, account choice, upstream calls, streaming back."""
