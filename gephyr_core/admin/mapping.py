@@ -26,6 +26,31 @@ def _check_target(key: Any, target: Any) -> None:
         raise BadRequest(f"mapping target for {key!r} must be a string or an object")
 
 
+def _apply(
+    doc: TOMLDocument, replace: dict[str, Any] | None, set_: dict[str, Any], remove: list[str]
+) -> dict[str, list[str]]:
+    routing = doc.setdefault("routing", tomlkit.table())
+    if "mapping" not in routing:
+        routing["mapping"] = tomlkit.table()
+    table = routing["mapping"]
+    before = dict(table.unwrap())
+    if replace is not None:
+        for key in list(table):
+            del table[key]
+        set_ = {**replace, **set_}
+    for key, target in set_.items():
+        table[key] = target
+    for key in remove:
+        if key in table:
+            del table[key]
+    after = table.unwrap()
+    return {
+        "added": sorted(k for k in after if k not in before),
+        "removed": sorted(k for k in before if k not in after),
+        "updated": sorted(k for k in after if k in before and before[k] != after[k]),
+    }
+
+
 @operation("mapping.save", "POST", "/api/proxy/mapping")
 def save_mapping(
     ctx: AdminContext,
@@ -41,28 +66,10 @@ def save_mapping(
         raise BadRequest("give custom_mapping, or set and/or remove")
     for key, target in {**(custom_mapping or {}), **(set or {})}.items():
         _check_target(key, target)
-    changes: dict[str, list[str]] = {"added": [], "removed": [], "updated": []}
+    changes: dict[str, list[str]] = {}
 
     def mutate(doc: TOMLDocument) -> None:
-        routing = doc.setdefault("routing", tomlkit.table())
-        if "mapping" not in routing:
-            routing["mapping"] = tomlkit.table()
-        table = routing["mapping"]
-        before = dict(table.unwrap())
-        if custom_mapping is not None:
-            for key in list(table):
-                del table[key]
-            for key, target in custom_mapping.items():
-                table[key] = target
-        for key, target in (set or {}).items():
-            table[key] = target
-        for key in remove or []:
-            if key in table:
-                del table[key]
-        after = table.unwrap()
-        changes["added"] = sorted(k for k in after if k not in before)
-        changes["removed"] = sorted(k for k in before if k not in after)
-        changes["updated"] = sorted(k for k in after if k in before and before[k] != after[k])
+        changes.update(_apply(doc, custom_mapping, set or {}, remove or []))
 
     changed, _warnings = ctx.config.update(mutate)
     ctx.config_changed()
