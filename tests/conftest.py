@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.emulators.fixtures"]
+pytest_plugins = ["tests.emulators.fixtures", "tests.relay.harness"]
 
 _ENV_PREFIXES = ("GEPHYR_", "ABV_")
 _PLAIN = {

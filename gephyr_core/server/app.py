@@ -15,8 +15,10 @@ from starlette.routing import Route
 
 from gephyr_core import __version__
 from gephyr_core.errors import GephyrError
+from gephyr_core.relay.pipeline import Relay
 from gephyr_core.server.admin_routes import admin_routes, api_not_found, error_response
 from gephyr_core.server.middleware import RequestIds
+from gephyr_core.server.public_routes import public_routes
 from gephyr_core.server.runtime import ServerRuntime
 
 
@@ -45,6 +47,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
     """Build the application around a prepared runtime; the lifespan runs the watchers."""
 
+    relay = Relay(lambda: rt.settings, lambda: rt.accounts, rt.ctx.box.decrypt)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         watcher = asyncio.create_task(rt.watch(watch_interval), name="gephyr-watch")
@@ -54,15 +58,18 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            await relay.aclose()
 
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/", head_root, methods=["HEAD"]),
         Route("/internal/health", health, methods=["GET"]),
         Route("/internal/status", internal_status, methods=["GET"]),
+        *public_routes(bool(rt.settings.get("server.disable_prompt_routes"))),
         *admin_routes(rt),
         Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
     app.state.runtime = rt
+    app.state.relay = relay
     return RequestIds(app)

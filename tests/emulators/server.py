@@ -25,7 +25,9 @@ class _Server(uvicorn.Server):
 
 
 @contextmanager
-def run_app(app: ASGIApp, *, startup_timeout: float = 10.0, shutdown_timeout: float = 10.0) -> Iterator[str]:
+def run_app(
+    app: ASGIApp, *, startup_timeout: float = 10.0, shutdown_timeout: float = 10.0, lifespan: str = "off"
+) -> Iterator[str]:
     """Serve ``app`` until the block exits; yields its base URL ``http://127.0.0.1:<port>``.
 
     Shutdown sets ``should_exit``, lets open requests finish for up to two seconds, then
@@ -38,7 +40,7 @@ def run_app(app: ASGIApp, *, startup_timeout: float = 10.0, shutdown_timeout: fl
     config = uvicorn.Config(
         app,
         loop="asyncio",
-        lifespan="off",
+        lifespan=lifespan,  # type: ignore[arg-type]
         ws="none",
         log_level="warning",
         access_log=False,

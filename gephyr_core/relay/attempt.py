@@ -1,0 +1,288 @@
+"""One attempt against one account: the same-format fast path or the translated path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from gephyr_core.config import Settings
+from gephyr_core.relay.call import STREAM_HEADERS, AttemptFailed, ClientCall, Outcome, passthrough_headers
+from gephyr_core.relay.http import ClientPool
+from gephyr_core.relay.tap import UsageTap, is_meaningful
+from gephyr_core.relay.upstream import Credential, endpoint, outbound_headers
+from gephyr_core.wire import ErrorInfo, classify_upstream_error
+from gephyr_core.wire.canonical import ClientContext, EncodeOptions
+from gephyr_core.wire.events import StreamError, aggregate
+from gephyr_core.wire.ids import UpstreamContext
+from gephyr_core.wire.jsonx import dumpb
+from gephyr_core.wire.registry import (
+    client_stream_encoder,
+    encode_client_response,
+    encode_upstream_request,
+    upstream_stream_decoder,
+)
+from gephyr_core.wire.sse import SSEParser
+
+
+def _network(exc: Exception) -> AttemptFailed:
+    name = type(exc).__name__
+    return AttemptFailed(ErrorInfo("upstream_error", 502, f"upstream unreachable ({name})"), network=True)
+
+
+async def _send(pool: ClientPool, method: str, url: str, headers: dict[str, str], body: bytes,
+                provider: str) -> httpx.Response:
+    client = pool.get()
+    try:
+        request = client.build_request(method, url, headers=headers, content=body)
+        response = await client.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        raise _network(exc) from exc
+    if response.status_code >= 400:
+        try:
+            raw = await response.aread()
+        except httpx.HTTPError:
+            raw = b""
+        finally:
+            await response.aclose()
+        info = classify_upstream_error(provider, response.status_code, raw)  # type: ignore[arg-type]
+        retry = response.headers.get("retry-after")
+        if info.retry_after is None and retry and retry.replace(".", "", 1).isdigit():
+            info = ErrorInfo(info.kind, info.status, info.message, float(retry), info.code)
+        raise AttemptFailed(info)
+    return response
+
+
+class Attempter:
+    """Makes single attempts; settings are read per call so changes apply at once."""
+
+    def __init__(self, pool: ClientPool) -> None:
+        self.pool = pool
+
+    def _headers(self, settings: Settings, call: ClientCall, cred: Credential, fast: bool) -> dict[str, str]:
+        return outbound_headers(
+            cred, call.headers, settings.get("protocols.passthrough_headers") or {},
+            str(settings.get("providers.anthropic.anthropic_version")), fast,
+            cred.account.get("profile_headers"),
+        )
+
+    # -- fast path -------------------------------------------------------------------------
+    async def fast(self, settings: Settings, call: ClientCall, cred: Credential, model: str) -> Outcome:
+        """Forward the client's bytes (model rewritten at most) and stream the answer back."""
+        body, drop_usage = self._fast_body(call, model)
+        url = self._fast_url(call, cred, model)
+        headers = self._headers(settings, call, cred, fast=True)
+        response = await _send(self.pool, "POST", url, headers, body, cred.provider)
+        tap = UsageTap(cred.provider, streaming=call.stream)
+        if not call.stream:
+            try:
+                data = await response.aread()
+            except httpx.HTTPError as exc:
+                raise _network(exc) from exc
+            finally:
+                await response.aclose()
+            tap.feed(data)
+            tap.close()
+            return Outcome(response.status_code, passthrough_headers(response.headers), body=data,
+                           media_type=response.headers.get("content-type", "application/json"))
+        first, rest = await self._first_bytes(settings, response, call)
+        tap.feed(first)
+        chunks = _relay_bytes(first, rest, response, tap, drop_usage, call)
+        headers_out = {**passthrough_headers(response.headers), **STREAM_HEADERS}
+        return Outcome(response.status_code, headers_out, chunks=chunks,
+                       media_type=response.headers.get("content-type", "text/event-stream"))
+
+    def _fast_body(self, call: ClientCall, model: str) -> tuple[bytes, bool]:
+        if call.fmt == "gemini":
+            return call.raw, False
+        body = call.body
+        drop_usage = False
+        if call.fmt == "chat" and call.stream and call.action == "generate":
+            options = body.get("stream_options")
+            if not (isinstance(options, dict) and options.get("include_usage") is True):
+                body = {**body, "stream_options": {**(options if isinstance(options, dict) else {}),
+                                                   "include_usage": True}}
+                drop_usage = True
+        if body.get("model") == model and body is call.body:
+            return call.raw, False
+        return dumpb({**body, "model": model}), drop_usage
+
+    def _fast_url(self, call: ClientCall, cred: Credential, model: str) -> str:
+        if call.fmt != "gemini":
+            return endpoint(cred, model, call.action, call.stream)
+        action = "countTokens" if call.action == "count" else (
+            "streamGenerateContent" if call.stream else "generateContent")
+        url = f"{cred.base_url}/v1beta/models/{quote(model, safe='')}:{action}"
+        return url + "?alt=sse" if call.stream and call.gemini_sse else url
+
+    async def _first_bytes(
+        self, settings: Settings, response: httpx.Response, call: ClientCall
+    ) -> tuple[bytes, AsyncIterator[bytes]]:
+        """Read until the first meaningful event; failures here are attempt failures."""
+        iterator = response.aiter_bytes()
+        parser = SSEParser() if call.fmt != "gemini" or call.gemini_sse else None
+        buffered = bytearray()
+        timeout = float(settings.get("routing.first_byte_timeout_seconds"))
+        try:
+            async with asyncio.timeout(timeout):
+                async for chunk in iterator:
+                    buffered += chunk
+                    if parser is None:
+                        if chunk.strip(b"[ \r\n"):
+                            return bytes(buffered), iterator
+                        continue
+                    events = parser.feed(chunk)
+                    if any(e.event == "error" or e.data.startswith('{"error"') for e in events):
+                        raise AttemptFailed(ErrorInfo("upstream_error", 502, _error_text(events)))
+                    if any(is_meaningful(e.data, e.event) for e in events):
+                        return bytes(buffered), iterator
+        except (httpx.HTTPError, TimeoutError) as exc:
+            await response.aclose()
+            raise _network(exc) from exc
+        except AttemptFailed:
+            await response.aclose()
+            raise
+        await response.aclose()
+        raise AttemptFailed(ErrorInfo("upstream_error", 502, "upstream closed the stream before any event"),
+                            network=True)
+
+    # -- translated path ---------------------------------------------------------------
+    async def translated(self, settings: Settings, call: ClientCall, cred: Credential, model: str) -> Outcome:
+        """Decode, encode for the account's provider, stream back translated (or aggregated)."""
+        provider = cred.provider
+        request = call.for_upstream(model)
+        opts = EncodeOptions(
+            gemini_schema_mode=settings.get("protocols.gemini_schema_mode"),
+            default_max_output_tokens=int(settings.get("protocols.default_max_output_tokens")),
+            openai_max_tokens_field=settings.get("protocols.openai_max_tokens_field"),
+        )
+        body = encode_upstream_request(provider, request, opts)  # type: ignore[arg-type]
+        if provider == "anthropic":
+            body["stream"] = True
+        headers = self._headers(settings, call, cred, fast=False)
+        response = await _send(self.pool, "POST", endpoint(cred, model, "generate", True), headers,
+                               dumpb(body), provider)
+        decoder = upstream_stream_decoder(provider, UpstreamContext.for_request(request, provider))  # type: ignore[arg-type]
+        events = _events(response, decoder)
+        ctx = ClientContext(call.canonical())
+        if not call.stream:
+            collected = [e async for e in _guard_network(events)]
+            for e in collected:
+                if isinstance(e, StreamError):
+                    raise AttemptFailed(e.error)
+            data = encode_client_response(call.fmt, aggregate(collected), ctx)
+            return Outcome(200, {}, body=dumpb(data))
+        encoder = client_stream_encoder(call.fmt, ctx, gemini_sse=call.gemini_sse)
+        first: list[Any] = []
+        try:
+            async with asyncio.timeout(float(settings.get("routing.first_byte_timeout_seconds"))):
+                async for event in events:
+                    if isinstance(event, StreamError):
+                        raise AttemptFailed(event.error)
+                    first.append(event)
+                    if type(event).__name__ != "Start":
+                        break
+        except (httpx.HTTPError, TimeoutError) as exc:
+            await response.aclose()
+            raise _network(exc) from exc
+        except AttemptFailed:
+            await response.aclose()
+            raise
+        media = "application/json" if call.fmt == "gemini" and not call.gemini_sse else "text/event-stream"
+        return Outcome(200, dict(STREAM_HEADERS), chunks=_encode(first, events, encoder, response),
+                       media_type=media)
+
+
+def _error_text(events: list[Any]) -> str:
+    for e in events:
+        try:
+            obj = json.loads(e.data)
+        except ValueError:
+            continue
+        err = obj.get("error") if isinstance(obj, dict) else None
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+    return "upstream reported an error before the first event"
+
+
+async def _events(response: httpx.Response, decoder: Any) -> AsyncIterator[Any]:
+    parser = SSEParser()
+    async for chunk in response.aiter_bytes():
+        for sse in parser.feed(chunk):
+            for event in decoder.feed(sse.data, sse.event):
+                yield event
+    for sse in parser.close():
+        for event in decoder.feed(sse.data, sse.event):
+            yield event
+    for event in decoder.close():
+        yield event
+
+
+async def _guard_network(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    try:
+        async for event in events:
+            yield event
+    except httpx.HTTPError as exc:
+        raise _network(exc) from exc
+
+
+async def _encode(first: list[Any], events: AsyncIterator[Any], encoder: Any,
+                  response: httpx.Response) -> AsyncIterator[bytes]:
+    """Encode canonical events for the client; a broken upstream becomes one in-band error."""
+    from gephyr_core.wire.anthropic_stream import interruption
+
+    try:
+        for event in first:
+            yield encoder.feed(event)
+        try:
+            async for event in events:
+                frame = encoder.feed(event)
+                if frame:
+                    yield frame
+                if encoder.done:
+                    break
+        except httpx.HTTPError:
+            if not encoder.done:
+                yield encoder.feed(interruption())
+    finally:
+        await response.aclose()
+
+
+async def _relay_bytes(first: bytes, rest: AsyncIterator[bytes], response: httpx.Response,
+                       tap: UsageTap, drop_usage: bool, call: ClientCall) -> AsyncIterator[bytes]:
+    """Pass upstream bytes through; only the injected usage-only chat chunk is removed.
+
+    A stream that breaks or ends without its format's terminator gets one in-band error.
+    """
+    from gephyr_core.relay.frames import TERMINATORS, UsageChunkFilter, inband_error
+
+    filt = UsageChunkFilter() if drop_usage else None
+    marker = TERMINATORS.get(call.fmt, b"")
+    ended = marker in first
+    tail = first[-16:]
+    problem = "upstream ended the stream before it finished"
+    try:
+        yield filt.feed(first) if filt else first
+        try:
+            async for chunk in rest:
+                tap.feed(chunk)
+                ended = ended or marker in tail + chunk
+                tail = chunk[-16:]
+                out = filt.feed(chunk) if filt else chunk
+                if out:
+                    yield out
+        except httpx.HTTPError as exc:
+            ended, problem = False, f"upstream connection lost ({type(exc).__name__})"
+        if filt:
+            rest_frames = filt.close()
+            if rest_frames:
+                yield rest_frames
+        if not ended:
+            yield inband_error(call.fmt, call.gemini_sse, problem)
+    finally:
+        tap.close()
+        await response.aclose()

@@ -1,0 +1,194 @@
+"""The relay pipeline: route → pick account → attempt → fail over → render (routing.md §10)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from typing import Any
+
+from gephyr_core.config import Settings
+from gephyr_core.errors import GephyrError
+from gephyr_core.relay.attempt import Attempter
+from gephyr_core.relay.call import AttemptFailed, ClientCall, Outcome
+from gephyr_core.relay.http import ClientPool
+from gephyr_core.relay.routes import Route, RouteError, resolve
+from gephyr_core.relay.selection import RoundRobin, Selector
+from gephyr_core.relay.upstream import Credential
+from gephyr_core.wire import ErrorInfo, WireError, estimate_tokens
+from gephyr_core.wire.errors import render_error, retry_after_headers
+from gephyr_core.wire.jsonx import dumpb
+
+_RETRY_SAME = {500, 502, 503, 504, 529}
+
+
+class Relay:
+    """Serves generation and counting calls over the accounts a runtime holds."""
+
+    def __init__(
+        self,
+        settings: Callable[[], Settings],
+        accounts: Callable[[], list[dict[str, Any]]],
+        decrypt: Callable[[str, str], str],
+        selector: Selector | None = None,
+    ) -> None:
+        self._settings = settings
+        self._accounts = accounts
+        self._decrypt = decrypt
+        self.selector = selector or RoundRobin()
+        self.pool = ClientPool()
+        self.attempter = Attempter(self.pool)
+        self._secrets: dict[str, str] = {}
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+    def credential(self, account: dict[str, Any]) -> Credential:
+        """The account with its secret decrypted (cached by ciphertext)."""
+        stored = str(account.get("secret") or "")
+        secret = self._secrets.get(stored)
+        if secret is None:
+            secret = self._decrypt("account.secret", stored)
+            self._secrets[stored] = secret
+        return Credential(account, secret)
+
+    def route(self, model: str) -> Route:
+        """Resolve a client model against the mapping and the current accounts."""
+        settings = self._settings()
+        defaults = {p: settings.get(f"providers.{p}.models") for p in ("openai", "anthropic", "gemini")}
+        return resolve(settings.get("routing.mapping") or {}, self._accounts(), model, defaults)
+
+    async def handle(self, call: ClientCall) -> Outcome:
+        """Run a generation call and return what the client gets (errors in its protocol)."""
+        try:
+            route = self.route(call.model)
+        except RouteError as exc:
+            return error_outcome(call, ErrorInfo("invalid_request", 400, exc.message))
+        problem = _route_problem(route)
+        if problem is not None:
+            return error_outcome(call, problem, route)
+        try:
+            if any(not call.fast_path_for(a["provider"]) for a in route.routable):
+                call.canonical()  # bad input is refused once, before any attempt
+        except WireError as exc:
+            return error_outcome(call, ErrorInfo(exc.kind, 400, exc.message), route)
+        return await self._attempts(call, route)
+
+    async def _attempts(self, call: ClientCall, route: Route) -> Outcome:
+        settings = self._settings()
+        candidates = route.routable
+        budget = min(int(settings.get("routing.max_attempts")), len(candidates) + 1)
+        tried: set[str] = set()
+        last: AttemptFailed | None = None
+        for attempt in range(budget):
+            account = self.selector.pick(candidates, tried)
+            if account is None:
+                if len(candidates) != 1 or last is None or not (last.network or last.status in _RETRY_SAME):
+                    break
+                account = candidates[0]  # a sole candidate gets a second try after 5xx/529/network
+            tried.add(account["id"])
+            try:
+                outcome = await self._attempt(settings, call, route, account)
+            except AttemptFailed as failed:
+                last = failed
+                delay = _delay_ms(settings, failed, attempt)
+                if delay is None:
+                    break
+                if delay:
+                    await asyncio.sleep(delay / 1000)
+                continue
+            outcome.headers["x-mapped-model"] = route.upstream_model
+            return outcome
+        assert last is not None
+        return error_outcome(call, _final(last, budget), route)
+
+    async def _attempt(self, settings: Settings, call: ClientCall, route: Route,
+                       account: dict[str, Any]) -> Outcome:
+        try:
+            cred = self.credential(account)
+        except GephyrError as exc:
+            raise AttemptFailed(ErrorInfo("upstream_error", 500, exc.message)) from exc
+        if call.fast_path_for(cred.provider):
+            return await self.attempter.fast(settings, call, cred, route.upstream_model)
+        return await self.attempter.translated(settings, call, cred, route.upstream_model)
+
+    async def count(self, call: ClientCall) -> Outcome:
+        """count_tokens / countTokens: native on a same-family account, else an estimate."""
+        try:
+            route = self.route(call.model)
+            request = call.canonical()
+        except RouteError as exc:
+            return error_outcome(call, ErrorInfo("invalid_request", 400, exc.message))
+        except WireError as exc:
+            return error_outcome(call, ErrorInfo(exc.kind, 400, exc.message))
+        if not route.candidates:
+            problem = _route_problem(route) or ErrorInfo("not_found", 404, "no route")
+            return error_outcome(call, problem, route)
+        native = [a for a in route.routable if call.fast_path_for(a["provider"])]
+        if native:
+            account = self.selector.pick(native, set())
+            assert account is not None
+            try:
+                outcome = await self.attempter.fast(self._settings(), call, self.credential(account),
+                                                    route.upstream_model)
+            except (AttemptFailed, GephyrError):
+                outcome = None
+            if outcome is not None:
+                outcome.headers["x-gephyr-token-count"] = "native"
+                return outcome
+        n = estimate_tokens(request)
+        body = {"input_tokens": n} if call.fmt == "anthropic" else {"totalTokens": n}
+        return Outcome(200, {"x-gephyr-token-count": "estimated"}, body=dumpb(body))
+
+
+def _route_problem(route: Route) -> ErrorInfo | None:
+    if not route.candidates:
+        return ErrorInfo("not_found", 404, f"model {route.client_model!r} is not served by any account;"
+                         " add one with `gephyr accounts add` or map the model with `gephyr mapping set`")
+    if not route.routable:
+        return ErrorInfo("unavailable", 503, f"no account available for model {route.client_model!r}: every"
+                         " candidate is disabled or signed out (see `gephyr accounts list`)",
+                         code="no_account_available")
+    return None
+
+
+def _delay_ms(settings: Settings, failed: AttemptFailed, attempt: int) -> float | None:
+    """Pause before the next attempt, or None to stop (routing.md §10.2)."""
+    if failed.network or failed.status in (408, 429):
+        return 0
+    status = failed.status
+    if status in (401, 403):
+        return 200
+    if status == 404:
+        return 0
+    if status in (500, 502, 504):
+        return float(settings.get("routing.retry_server_error_step_ms")) * (attempt + 1)
+    if status in (503, 529):
+        base = float(settings.get("routing.retry_overload_base_ms"))
+        return min(base * 2**attempt, float(settings.get("routing.retry_overload_cap_ms")))
+    return None
+
+
+def _final(last: AttemptFailed, budget: int) -> ErrorInfo:
+    info = last.info
+    if last.network:
+        return ErrorInfo("upstream_error", 502, f"all {budget} attempts failed: {info.message}")
+    kind, status = info.kind, info.status
+    if status in (401, 403):
+        kind, status = "unavailable", 503
+    message = f"all attempts failed (last upstream status {info.status}): {info.message}"
+    if status == 400 or (400 <= status < 500 and status not in (401, 403, 404, 408, 429)):
+        message = info.message
+    code = "no_account_available" if kind == "unavailable" else info.code
+    return ErrorInfo(kind, status, message, info.retry_after, code)
+
+
+def error_outcome(call: ClientCall, info: ErrorInfo, route: Route | None = None) -> Outcome:
+    """A pre-stream failure rendered in the client's error shape."""
+    status, body = render_error(info, call.fmt, call.request_id)
+    headers: dict[str, str] = {}
+    if info.retry_after is not None:
+        headers.update(retry_after_headers(math.ceil(info.retry_after), call.fmt))
+    if route is not None:
+        headers["x-mapped-model"] = route.upstream_model
+    return Outcome(status, headers, body=dumpb(body))

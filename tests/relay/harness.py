@@ -1,0 +1,71 @@
+"""A real relay (uvicorn on a free loopback port) in front of the three provider emulators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gephyr_core.admin import catalog, invoke
+from gephyr_core.admin.context import AdminContext, open_context
+from gephyr_core.server import create_app
+from gephyr_core.server.serve import prepare
+from tests.emulators import anthropic_api, gemini_api, openai_api
+from tests.emulators.script import Emulator
+from tests.emulators.server import run_app
+
+#: a client model per upstream kind (routed by name inference)
+MODEL = {"openai": "gpt-4o-mini", "anthropic": "claude-emu-4", "gemini": "gemini-2.5-flash"}
+FAST_RETRY = {"routing": {"retry_server_error_step_ms": 1, "retry_overload_base_ms": 1,
+                          "retry_overload_cap_ms": 5}}
+
+
+@dataclass
+class RelayServer:
+    """A running relay and the emulators behind it."""
+
+    url: str
+    api_key: str
+    ctx: AdminContext
+    emulators: dict[str, Emulator]
+
+    def add_account(self, provider: str, **fields: Any) -> dict[str, Any]:
+        emu = self.emulators[provider]
+        base = f"{emu.url}/v1" if provider == "openai" else emu.url
+        key = {"openai": openai_api.API_KEY, "anthropic": anthropic_api.API_KEY,
+               "gemini": gemini_api.API_KEY}[provider]
+        args = {"provider": provider, "api_key": key, "base_url": base, **fields}
+        data = invoke(self.ctx, catalog()["accounts.add"], args).data
+        self.ctx.records_changed()
+        return dict(data)
+
+    def configure(self, patch: dict[str, Any]) -> None:
+        invoke(self.ctx, catalog()["config.save"], {"config": patch})
+        self.ctx.config_changed()
+
+
+@pytest.fixture
+def relay_server(
+    tmp_path: Path, openai_emulator: Emulator, anthropic_emulator: Emulator, gemini_emulator: Emulator
+) -> Iterator[RelayServer]:
+    """A relay with no accounts yet; tests add the accounts they need."""
+    ctx = open_context(tmp_path / "relay-data", {})
+    rt = prepare(ctx, {}, lambda line: None)
+    emulators = {"openai": openai_emulator, "anthropic": anthropic_emulator, "gemini": gemini_emulator}
+    server = RelayServer("", str(rt.settings.get("auth.api_key")), ctx, emulators)
+    server.configure(FAST_RETRY)
+    with run_app(create_app(rt), lifespan="on") as url:
+        server.url = url
+        yield server
+    ctx.close()
+
+
+@pytest.fixture
+def relay_all(relay_server: RelayServer) -> RelayServer:
+    """A relay with one account of each provider."""
+    for provider in ("openai", "anthropic", "gemini"):
+        relay_server.add_account(provider, label=provider)
+    return relay_server
