@@ -19,8 +19,9 @@ from tests.emulators.server import run_app
 
 #: a client model per upstream kind (routed by name inference)
 MODEL = {"openai": "gpt-4o-mini", "anthropic": "claude-emu-4", "gemini": "gemini-2.5-flash"}
-FAST_RETRY = {"routing": {"retry_server_error_step_ms": 1, "retry_overload_base_ms": 1,
-                          "retry_overload_cap_ms": 5}}
+FAST_RETRY = {
+    "routing": {"retry_server_error_step_ms": 1, "retry_overload_base_ms": 1, "retry_overload_cap_ms": 5}
+}
 
 
 @dataclass
@@ -35,8 +36,11 @@ class RelayServer:
     def add_account(self, provider: str, **fields: Any) -> dict[str, Any]:
         emu = self.emulators[provider]
         base = f"{emu.url}/v1" if provider == "openai" else emu.url
-        key = {"openai": openai_api.API_KEY, "anthropic": anthropic_api.API_KEY,
-               "gemini": gemini_api.API_KEY}[provider]
+        key = {
+            "openai": openai_api.API_KEY,
+            "anthropic": anthropic_api.API_KEY,
+            "gemini": gemini_api.API_KEY,
+        }[provider]
         args = {"provider": provider, "api_key": key, "base_url": base, **fields}
         data = invoke(self.ctx, catalog()["accounts.add"], args).data
         self.ctx.records_changed()
