@@ -34,8 +34,9 @@ def _network(exc: Exception) -> AttemptFailed:
     return AttemptFailed(ErrorInfo("upstream_error", 502, f"upstream unreachable ({name})"), network=True)
 
 
-async def _send(pool: ClientPool, method: str, url: str, headers: dict[str, str], body: bytes,
-                provider: str) -> httpx.Response:
+async def _send(
+    pool: ClientPool, method: str, url: str, headers: dict[str, str], body: bytes, provider: str
+) -> httpx.Response:
     client = pool.get()
     try:
         request = client.build_request(method, url, headers=headers, content=body)
@@ -65,8 +66,11 @@ class Attempter:
 
     def _headers(self, settings: Settings, call: ClientCall, cred: Credential, fast: bool) -> dict[str, str]:
         return outbound_headers(
-            cred, call.headers, settings.get("protocols.passthrough_headers") or {},
-            str(settings.get("providers.anthropic.anthropic_version")), fast,
+            cred,
+            call.headers,
+            settings.get("protocols.passthrough_headers") or {},
+            str(settings.get("providers.anthropic.anthropic_version")),
+            fast,
             cred.account.get("profile_headers"),
         )
 
@@ -87,14 +91,22 @@ class Attempter:
                 await response.aclose()
             tap.feed(data)
             tap.close()
-            return Outcome(response.status_code, passthrough_headers(response.headers), body=data,
-                           media_type=response.headers.get("content-type", "application/json"))
+            return Outcome(
+                response.status_code,
+                passthrough_headers(response.headers),
+                body=data,
+                media_type=response.headers.get("content-type", "application/json"),
+            )
         first, rest = await self._first_bytes(settings, response, call)
         tap.feed(first)
         chunks = _relay_bytes(first, rest, response, tap, drop_usage, call)
         headers_out = {**passthrough_headers(response.headers), **STREAM_HEADERS}
-        return Outcome(response.status_code, headers_out, chunks=chunks,
-                       media_type=response.headers.get("content-type", "text/event-stream"))
+        return Outcome(
+            response.status_code,
+            headers_out,
+            chunks=chunks,
+            media_type=response.headers.get("content-type", "text/event-stream"),
+        )
 
     def _fast_body(self, call: ClientCall, model: str) -> tuple[bytes, bool]:
         if call.fmt == "gemini":
@@ -104,8 +116,13 @@ class Attempter:
         if call.fmt == "chat" and call.stream and call.action == "generate":
             options = body.get("stream_options")
             if not (isinstance(options, dict) and options.get("include_usage") is True):
-                body = {**body, "stream_options": {**(options if isinstance(options, dict) else {}),
-                                                   "include_usage": True}}
+                body = {
+                    **body,
+                    "stream_options": {
+                        **(options if isinstance(options, dict) else {}),
+                        "include_usage": True,
+                    },
+                }
                 drop_usage = True
         if body.get("model") == model and body is call.body:
             return call.raw, False
@@ -114,8 +131,11 @@ class Attempter:
     def _fast_url(self, call: ClientCall, cred: Credential, model: str) -> str:
         if call.fmt != "gemini":
             return endpoint(cred, model, call.action, call.stream)
-        action = "countTokens" if call.action == "count" else (
-            "streamGenerateContent" if call.stream else "generateContent")
+        action = (
+            "countTokens"
+            if call.action == "count"
+            else ("streamGenerateContent" if call.stream else "generateContent")
+        )
         url = f"{cred.base_url}/v1beta/models/{quote(model, safe='')}:{action}"
         return url + "?alt=sse" if call.stream and call.gemini_sse else url
 
@@ -147,25 +167,59 @@ class Attempter:
             await response.aclose()
             raise
         await response.aclose()
-        raise AttemptFailed(ErrorInfo("upstream_error", 502, "upstream closed the stream before any event"),
-                            network=True)
+        raise AttemptFailed(
+            ErrorInfo("upstream_error", 502, "upstream closed the stream before any event"), network=True
+        )
+
+    async def count_translated(
+        self, settings: Settings, call: ClientCall, cred: Credential, model: str
+    ) -> int:
+        """Native counting on an account of the other family (anthropic ⇄ gemini)."""
+        request = call.for_upstream(model)
+        body = encode_upstream_request(cred.provider, request, self._options(settings))  # type: ignore[arg-type]
+        if cred.provider == "anthropic":
+            payload = {
+                k: body[k]
+                for k in ("model", "messages", "system", "tools", "tool_choice", "thinking")
+                if k in body
+            }
+        else:
+            inner = {k: body[k] for k in ("contents", "systemInstruction", "tools") if k in body}
+            payload = {"generateContentRequest": {"model": f"models/{model}", **inner}}
+        headers = self._headers(settings, call, cred, fast=False)
+        response = await _send(
+            self.pool, "POST", endpoint(cred, model, "count", False), headers, dumpb(payload), cred.provider
+        )
+        try:
+            data = json.loads(await response.aread())
+        except (httpx.HTTPError, ValueError) as exc:
+            raise _network(exc) from exc
+        finally:
+            await response.aclose()
+        value = data.get("input_tokens" if cred.provider == "anthropic" else "totalTokens")
+        if not isinstance(value, int):
+            raise AttemptFailed(ErrorInfo("upstream_error", 502, "upstream count answer has no token count"))
+        return value
+
+    def _options(self, settings: Settings) -> EncodeOptions:
+        return EncodeOptions(
+            gemini_schema_mode=settings.get("protocols.gemini_schema_mode"),
+            default_max_output_tokens=int(settings.get("protocols.default_max_output_tokens")),
+            openai_max_tokens_field=settings.get("protocols.openai_max_tokens_field"),
+        )
 
     # -- translated path ---------------------------------------------------------------
     async def translated(self, settings: Settings, call: ClientCall, cred: Credential, model: str) -> Outcome:
         """Decode, encode for the account's provider, stream back translated (or aggregated)."""
         provider = cred.provider
         request = call.for_upstream(model)
-        opts = EncodeOptions(
-            gemini_schema_mode=settings.get("protocols.gemini_schema_mode"),
-            default_max_output_tokens=int(settings.get("protocols.default_max_output_tokens")),
-            openai_max_tokens_field=settings.get("protocols.openai_max_tokens_field"),
-        )
-        body = encode_upstream_request(provider, request, opts)  # type: ignore[arg-type]
+        body = encode_upstream_request(provider, request, self._options(settings))  # type: ignore[arg-type]
         if provider == "anthropic":
             body["stream"] = True
         headers = self._headers(settings, call, cred, fast=False)
-        response = await _send(self.pool, "POST", endpoint(cred, model, "generate", True), headers,
-                               dumpb(body), provider)
+        response = await _send(
+            self.pool, "POST", endpoint(cred, model, "generate", True), headers, dumpb(body), provider
+        )
         decoder = upstream_stream_decoder(provider, UpstreamContext.for_request(request, provider))  # type: ignore[arg-type]
         events = _events(response, decoder)
         ctx = ClientContext(call.canonical())
@@ -193,8 +247,9 @@ class Attempter:
             await response.aclose()
             raise
         media = "application/json" if call.fmt == "gemini" and not call.gemini_sse else "text/event-stream"
-        return Outcome(200, dict(STREAM_HEADERS), chunks=_encode(first, events, encoder, response),
-                       media_type=media)
+        return Outcome(
+            200, dict(STREAM_HEADERS), chunks=_encode(first, events, encoder, response), media_type=media
+        )
 
 
 def _error_text(events: list[Any]) -> str:
@@ -230,8 +285,9 @@ async def _guard_network(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
         raise _network(exc) from exc
 
 
-async def _encode(first: list[Any], events: AsyncIterator[Any], encoder: Any,
-                  response: httpx.Response) -> AsyncIterator[bytes]:
+async def _encode(
+    first: list[Any], events: AsyncIterator[Any], encoder: Any, response: httpx.Response
+) -> AsyncIterator[bytes]:
     """Encode canonical events for the client; a broken upstream becomes one in-band error."""
     from gephyr_core.wire.anthropic_stream import interruption
 
@@ -252,8 +308,14 @@ async def _encode(first: list[Any], events: AsyncIterator[Any], encoder: Any,
         await response.aclose()
 
 
-async def _relay_bytes(first: bytes, rest: AsyncIterator[bytes], response: httpx.Response,
-                       tap: UsageTap, drop_usage: bool, call: ClientCall) -> AsyncIterator[bytes]:
+async def _relay_bytes(
+    first: bytes,
+    rest: AsyncIterator[bytes],
+    response: httpx.Response,
+    tap: UsageTap,
+    drop_usage: bool,
+    call: ClientCall,
+) -> AsyncIterator[bytes]:
     """Pass upstream bytes through; only the injected usage-only chat chunk is removed.
 
     A stream that breaks or ends without its format's terminator gets one in-band error.

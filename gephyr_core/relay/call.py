@@ -35,7 +35,10 @@ class ClientCall:
         """The canonical request (decoded once, on first need); WireError on bad input."""
         if self._canonical is None:
             self._canonical = decode_client_request(
-                self.fmt, self.body, model=self.model, stream=self.stream,
+                self.fmt,
+                self.body,
+                model=self.model,
+                stream=self.stream,
                 count_tokens=self.action == "count",
                 completions_default_max_tokens=self.completions_default_max_tokens,
             )
@@ -75,8 +78,16 @@ class AttemptFailed(Exception):
 
 
 STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-_DROP = {"content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive",
-         "set-cookie", "date", "server"}
+_DROP = {
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "set-cookie",
+    "date",
+    "server",
+}
 
 
 def passthrough_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -35,17 +35,30 @@ def openai_model(model: str, owner: str) -> dict[str, Any]:
 
 
 def anthropic_list(models: list[tuple[str, str]]) -> dict[str, Any]:
-    data = [{"type": "model", "id": m, "display_name": m, "created_at": "2023-11-14T22:13:20Z"}
-            for m, _ in models]
-    return {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None}
+    data = [
+        {"type": "model", "id": m, "display_name": m, "created_at": "2023-11-14T22:13:20Z"} for m, _ in models
+    ]
+    return {
+        "data": data,
+        "has_more": False,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }
 
 
 def gemini_entry(model: str) -> dict[str, Any]:
-    return {"name": f"models/{model}", "version": "001", "displayName": model, "description": "",
-            "inputTokenLimit": 128000, "outputTokenLimit": 8192,
-            "supportedGenerationMethods": ["generateContent", "countTokens"],
-            "temperature": 1.0, "topP": 0.95, "topK": 64}
+    return {
+        "name": f"models/{model}",
+        "version": "001",
+        "displayName": model,
+        "description": "",
+        "inputTokenLimit": 128000,
+        "outputTokenLimit": 8192,
+        "supportedGenerationMethods": ["generateContent", "countTokens"],
+        "temperature": 1.0,
+        "topP": 0.95,
+        "topK": 64,
+    }
 
 
 def gemini_list(models: list[tuple[str, str]]) -> dict[str, Any]:
@@ -57,8 +70,11 @@ def detect(route: Route, tools: Any) -> dict[str, Any]:
     kind = request_type(route.upstream_model, tools)
     provider = route.provider or (route.candidates[0]["provider"] if route.candidates else None)
     return {
-        "model": route.client_model, "mapped_model": route.upstream_model, "provider": provider,
-        "normalised_model": normalise_model(route.upstream_model), "type": kind,
+        "model": route.client_model,
+        "mapped_model": route.upstream_model,
+        "provider": provider,
+        "normalised_model": normalise_model(route.upstream_model),
+        "type": kind,
         "features": {"has_web_search": kind == "web_search", "is_image_gen": kind == "image_gen"},
         "matched_rule": route.matched_rule,
         "accounts": [{"id": a["id"], "label": a["label"], "routable": routable(a)} for a in route.candidates],

@@ -41,10 +41,16 @@ def inband_error(fmt: str, gemini_sse: bool, message: str) -> bytes:
 
     text = json.dumps(message)
     if fmt == "anthropic":
-        return (b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":'
-                + text.encode() + b"}}\n\n")
+        return (
+            b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":'
+            + text.encode()
+            + b"}}\n\n"
+        )
     if fmt == "gemini":
         body = b'{"error":{"code":500,"message":' + text.encode() + b',"status":"INTERNAL"}}'
         return b"data: " + body + b"\r\n\r\n" if gemini_sse else b",\r\n" + body + b"]"
-    return (b'data: {"error":{"message":' + text.encode()
-            + b',"type":"upstream_error","param":null,"code":"stream_interrupted"}}\n\n')
+    return (
+        b'data: {"error":{"message":'
+        + text.encode()
+        + b',"type":"upstream_error","param":null,"code":"stream_interrupted"}}\n\n'
+    )

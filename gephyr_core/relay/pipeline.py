@@ -52,6 +52,28 @@ class Relay:
             self._secrets[stored] = secret
         return Credential(account, secret)
 
+    async def _count_native(self, call: ClientCall, route: Route) -> Outcome | None:
+        """Count on an anthropic or gemini account (fast path or translated), None to estimate."""
+        settings = self._settings()
+        same = [a for a in route.routable if call.fast_path_for(a["provider"])]
+        other = [a for a in route.routable if a["provider"] in ("anthropic", "gemini") and a not in same]
+        account = self.selector.pick(same or other, set())
+        if account is None:
+            return None
+        try:
+            cred = self.credential(account)
+            if same:
+                return await self.attempter.fast(settings, call, cred, route.upstream_model)
+            n = await self.attempter.count_translated(settings, call, cred, route.upstream_model)
+        except AttemptFailed as failed:
+            if failed.network or failed.status == 429 or failed.status >= 500:
+                return None  # counting falls back to the estimate (protocols.md §7)
+            return error_outcome(call, failed.info, route)
+        except GephyrError:
+            return None
+        body = {"input_tokens": n} if call.fmt == "anthropic" else {"totalTokens": n}
+        return Outcome(200, {}, body=dumpb(body))
+
     def route(self, model: str) -> Route:
         """Resolve a client model against the mapping and the current accounts."""
         settings = self._settings()
@@ -64,7 +86,7 @@ class Relay:
             route = self.route(call.model)
         except RouteError as exc:
             return error_outcome(call, ErrorInfo("invalid_request", 400, exc.message))
-        problem = _route_problem(route)
+        problem = _route_problem(route, bool(self._accounts()))
         if problem is not None:
             return error_outcome(call, problem, route)
         try:
@@ -102,8 +124,9 @@ class Relay:
         assert last is not None
         return error_outcome(call, _final(last, budget), route)
 
-    async def _attempt(self, settings: Settings, call: ClientCall, route: Route,
-                       account: dict[str, Any]) -> Outcome:
+    async def _attempt(
+        self, settings: Settings, call: ClientCall, route: Route, account: dict[str, Any]
+    ) -> Outcome:
         try:
             cred = self.credential(account)
         except GephyrError as exc:
@@ -122,33 +145,41 @@ class Relay:
         except WireError as exc:
             return error_outcome(call, ErrorInfo(exc.kind, 400, exc.message))
         if not route.candidates:
-            problem = _route_problem(route) or ErrorInfo("not_found", 404, "no route")
+            problem = _route_problem(route, bool(self._accounts())) or ErrorInfo("not_found", 404, "no route")
             return error_outcome(call, problem, route)
-        native = [a for a in route.routable if call.fast_path_for(a["provider"])]
-        if native:
-            account = self.selector.pick(native, set())
-            assert account is not None
-            try:
-                outcome = await self.attempter.fast(self._settings(), call, self.credential(account),
-                                                    route.upstream_model)
-            except (AttemptFailed, GephyrError):
-                outcome = None
-            if outcome is not None:
-                outcome.headers["x-gephyr-token-count"] = "native"
-                return outcome
+        counted = await self._count_native(call, route)
+        if counted is not None:
+            counted.headers["x-gephyr-token-count"] = "native"
+            return counted
         n = estimate_tokens(request)
         body = {"input_tokens": n} if call.fmt == "anthropic" else {"totalTokens": n}
         return Outcome(200, {"x-gephyr-token-count": "estimated"}, body=dumpb(body))
 
 
-def _route_problem(route: Route) -> ErrorInfo | None:
+def _route_problem(route: Route, any_accounts: bool = True) -> ErrorInfo | None:
+    if not any_accounts:
+        return ErrorInfo(
+            "unavailable",
+            503,
+            "no upstream account is configured; add one with"
+            " `gephyr accounts add --provider openai|anthropic|gemini --api-key KEY`",
+            code="no_account_available",
+        )
     if not route.candidates:
-        return ErrorInfo("not_found", 404, f"model {route.client_model!r} is not served by any account;"
-                         " add one with `gephyr accounts add` or map the model with `gephyr mapping set`")
+        return ErrorInfo(
+            "not_found",
+            404,
+            f"model {route.client_model!r} is not served by any account;"
+            " add one with `gephyr accounts add` or map the model with `gephyr mapping set`",
+        )
     if not route.routable:
-        return ErrorInfo("unavailable", 503, f"no account available for model {route.client_model!r}: every"
-                         " candidate is disabled or signed out (see `gephyr accounts list`)",
-                         code="no_account_available")
+        return ErrorInfo(
+            "unavailable",
+            503,
+            f"no account available for model {route.client_model!r}: every"
+            " candidate is disabled or signed out (see `gephyr accounts list`)",
+            code="no_account_available",
+        )
     return None
 
 

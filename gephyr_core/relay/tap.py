@@ -24,8 +24,13 @@ def usage_from(provider: str, obj: Any, current: Usage) -> Usage:
             return current
         prompt = int(meta.get("promptTokenCount") or 0)
         out = int(meta.get("candidatesTokenCount") or 0) + int(meta.get("thoughtsTokenCount") or 0)
-        return Usage(prompt, int(meta.get("cachedContentTokenCount") or 0), 0, out,
-                     int(meta.get("thoughtsTokenCount") or 0))
+        return Usage(
+            prompt,
+            int(meta.get("cachedContentTokenCount") or 0),
+            0,
+            out,
+            int(meta.get("thoughtsTokenCount") or 0),
+        )
     usage = obj.get("usage")
     if not isinstance(usage, dict) and isinstance(obj.get("message"), dict):
         usage = obj["message"].get("usage")
@@ -40,8 +45,13 @@ def usage_from(provider: str, obj: Any, current: Usage) -> Usage:
         return Usage(total_in, read, write, out, current.reasoning)
     details = usage.get("prompt_tokens_details") or {}
     reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
-    return Usage(int(usage.get("prompt_tokens") or 0), int(details.get("cached_tokens") or 0), 0,
-                 int(usage.get("completion_tokens") or 0), int(reasoning))
+    return Usage(
+        int(usage.get("prompt_tokens") or 0),
+        int(details.get("cached_tokens") or 0),
+        0,
+        int(usage.get("completion_tokens") or 0),
+        int(reasoning),
+    )
 
 
 class UsageTap:

@@ -10,11 +10,27 @@ from urllib.parse import quote
 from gephyr_core import __version__
 from gephyr_core.providers import auth_headers
 
-NEVER_FORWARDED = frozenset({
-    "authorization", "x-api-key", "x-goog-api-key", "cookie", "host", "forwarded", "connection",
-    "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding",
-    "upgrade", "content-length", "content-type", "accept-encoding",
-})
+NEVER_FORWARDED = frozenset(
+    {
+        "authorization",
+        "x-api-key",
+        "x-goog-api-key",
+        "cookie",
+        "host",
+        "forwarded",
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "content-type",
+        "accept-encoding",
+    }
+)
 
 
 @dataclass(frozen=True)
