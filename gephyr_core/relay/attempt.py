@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -222,7 +223,7 @@ class Attempter:
         )
         decoder = upstream_stream_decoder(provider, UpstreamContext.for_request(request, provider))  # type: ignore[arg-type]
         events = _events(response, decoder)
-        ctx = ClientContext(call.canonical())
+        ctx = ClientContext(call.canonical(), created=int(time.time()))
         if not call.stream:
             collected = [e async for e in _guard_network(events)]
             for e in collected:

@@ -12,6 +12,7 @@ from gephyr_core.errors import GephyrError
 from gephyr_core.relay.attempt import Attempter
 from gephyr_core.relay.call import AttemptFailed, ClientCall, Outcome
 from gephyr_core.relay.http import ClientPool
+from gephyr_core.relay.keepalive import with_keepalive
 from gephyr_core.relay.routes import Route, RouteError, resolve
 from gephyr_core.relay.selection import RoundRobin, Selector
 from gephyr_core.relay.upstream import Credential
@@ -120,6 +121,9 @@ class Relay:
                     await asyncio.sleep(delay / 1000)
                 continue
             outcome.headers["x-mapped-model"] = route.upstream_model
+            interval = float(settings.get("protocols.ping_interval_seconds"))
+            if outcome.chunks is not None and interval > 0:
+                outcome.chunks = with_keepalive(outcome.chunks, call.fmt, interval)
             return outcome
         assert last is not None
         return error_outcome(call, _final(last, budget), route)
