@@ -44,7 +44,7 @@ def _rewrite_accounts(ctx: AdminContext, rewrite: Any, report: dict[str, Any]) -
                 report["accounts_failed"] += 1
                 continue
             if any(fields[c] != row[c] for c in fields):
-                db["accounts"].update(row["id"], fields)
+                db.table("accounts").update(row["id"], fields)
                 report["accounts_rewritten"] += 1
 
 
@@ -89,7 +89,7 @@ def reencrypt(
     _rewrite_accounts(ctx, rewrite, report)
     ctx.config.update(lambda doc: _rewrite_config(doc, rewrite, report))
     with ctx.store.transaction() as db:
-        db["audit_events"].insert(
+        db.table("audit_events").insert(
             {
                 "timestamp": int(time.time()),
                 "actor": ctx.actor,

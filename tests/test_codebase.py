@@ -48,3 +48,13 @@ def test_public_names() -> None:
     for module in (gephyr_core, gephyr_core.admin, gephyr_core.config):
         for name in module.__all__:
             assert hasattr(module, name)
+
+
+def test_mypy_strict_on_core() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "gephyr_core"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -151,7 +151,7 @@ def store_meta(db: Database, key: str) -> str:
 
 
 def set_meta(db: Database, key: str, value: str) -> None:
-    db["meta"].upsert({"key": key, "value": value}, pk="key")
+    db.table("meta").upsert({"key": key, "value": value}, pk="key")
 
 
 def _hand_over_current(db: Database, leaving: str, routable_only: bool) -> None:

@@ -26,7 +26,7 @@ def _audit(ctx: AdminContext, op: Operation, kwargs: dict[str, Any]) -> None:
     target = next((str(kwargs[p.name]) for p in op.params if p.source == "path"), None)
     shown = {k: ("__redacted__" if k in _SECRET_ARGS else v) for k, v in kwargs.items()}
     with ctx.store.transaction() as db:
-        db["audit_events"].insert(
+        db.table("audit_events").insert(
             {
                 "timestamp": int(time.time()),
                 "actor": ctx.actor,

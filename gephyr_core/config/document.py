@@ -49,7 +49,7 @@ class ConfigStore:
                 if not path.exists():
                     doc = tomlkit.parse(template_text())
                     key = new_api_key()
-                    doc["auth"]["api_key"] = key  # type: ignore[index]
+                    doc["auth"]["api_key"] = key
                     write_private(path, tomlkit.dumps(doc).encode())
                     self.created_api_key = key
         try:

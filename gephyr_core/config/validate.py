@@ -312,14 +312,14 @@ def _check_pool(c: _Collector) -> None:
 def mapping_target(target: Any) -> tuple[str, str | None]:
     """(model, provider or None) of a mapping target, string or table form."""
     if isinstance(target, str):
-        provider, sep, model = target.partition(":")
-        if sep and provider in PROVIDERS:
-            return model.strip(), provider
+        head, sep, rest = target.partition(":")
+        if sep and head in PROVIDERS:
+            return rest.strip(), head
         return target.strip(), None
     if isinstance(target, Mapping):
-        model = target.get("model")
-        provider = target.get("provider")
-        return (str(model).strip() if model else ""), (str(provider) if provider else None)
+        name = target.get("model")
+        kind = target.get("provider")
+        return (str(name).strip() if name else ""), (str(kind) if kind else None)
     return "", None
 
 

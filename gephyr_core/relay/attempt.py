@@ -179,7 +179,7 @@ class Attempter:
         request = call.for_upstream(model)
         body = encode_upstream_request(cred.provider, request, self._options(settings))  # type: ignore[arg-type]
         if cred.provider == "anthropic":
-            payload = {
+            payload: dict[str, Any] = {
                 k: body[k]
                 for k in ("model", "messages", "system", "tools", "tool_choice", "thinking")
                 if k in body

@@ -200,7 +200,8 @@ def _delay_ms(settings: Settings, failed: AttemptFailed, attempt: int) -> float 
         return float(settings.get("routing.retry_server_error_step_ms")) * (attempt + 1)
     if status in (503, 529):
         base = float(settings.get("routing.retry_overload_base_ms"))
-        return min(base * 2**attempt, float(settings.get("routing.retry_overload_cap_ms")))
+        cap = float(settings.get("routing.retry_overload_cap_ms"))
+        return min(base * 2.0**attempt, cap)
     return None
 
 

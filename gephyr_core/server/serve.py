@@ -40,7 +40,7 @@ def prepare(
     settings = ctx.config.settings(ctx.env, overrides)
     if not settings.get("auth.api_key"):
         key = new_api_key()
-        ctx.config.update(lambda doc: doc["auth"].__setitem__("api_key", key))  # type: ignore[index]
+        ctx.config.update(lambda doc: doc["auth"].__setitem__("api_key", key))
         announce(f"generated a relay API key: {key}")
         settings = ctx.config.settings(ctx.env, overrides)
     checked = copy.deepcopy(dict(settings.data))

@@ -49,13 +49,13 @@ def get_account(store: Store, account_id: str) -> dict[str, Any] | None:
 
 def insert_account(db: Database, row: dict[str, Any]) -> None:
     """Insert a new account row (inside a transaction)."""
-    db["accounts"].insert(_encode(row))
+    db.table("accounts").insert(_encode(row))
 
 
 def update_account(db: Database, account_id: str, fields: dict[str, Any]) -> None:
     """Update columns of one account (inside a transaction)."""
     if fields:
-        db["accounts"].update(account_id, _encode(fields))
+        db.table("accounts").update(account_id, _encode(fields))
 
 
 def delete_account(db: Database, account_id: str) -> bool:

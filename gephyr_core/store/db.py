@@ -66,7 +66,7 @@ class Store:
 
     def set_meta(self, db: Database, key: str, value: str) -> None:
         """Set a meta value inside an open transaction."""
-        db["meta"].upsert({"key": key, "value": value}, pk="key")
+        db.table("meta").upsert({"key": key, "value": value}, pk="key")
 
     def change_counter(self) -> int:
         """The counter admin writes bump; servers poll it to reload records."""

@@ -11,15 +11,15 @@ from sqlite_utils import Database
 
 def m001_initial(db: Database) -> None:
     """Meta, accounts, header profiles and audit events."""
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["meta"].insert_all(
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("meta").insert_all(
         [
             {"key": "kdf_salt", "value": os.urandom(16).hex()},
             {"key": "change_counter", "value": "0"},
             {"key": "current_account_id", "value": ""},
         ]
     )
-    db["accounts"].create(
+    db.table("accounts").create(
         {
             "id": str,
             "provider": str,
@@ -72,13 +72,13 @@ def m001_initial(db: Database) -> None:
             "secret": "",
         },
     )
-    db["accounts"].create_index(["priority"])
-    db["account_profiles"].create(
+    db.table("accounts").create_index(["priority"])
+    db.table("account_profiles").create(
         {"id": int, "account_id": str, "version": int, "label": str, "headers": str, "created_at": int},
         pk="id",
     )
-    db["account_profiles"].create_index(["account_id", "version"], unique=True)
-    db["audit_events"].create(
+    db.table("account_profiles").create_index(["account_id", "version"], unique=True)
+    db.table("audit_events").create(
         {
             "id": int,
             "timestamp": int,
@@ -92,7 +92,7 @@ def m001_initial(db: Database) -> None:
         },
         pk="id",
     )
-    db["audit_events"].create_index(["timestamp"])
+    db.table("audit_events").create_index(["timestamp"])
 
 
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
@@ -103,15 +103,15 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
 def migrate(db: Database) -> list[str]:
     """Apply pending migrations, each in its own transaction; return the names applied."""
     if "_migrations" not in db.table_names():
-        db["_migrations"].create({"name": str, "applied_at": int}, pk="name")
-    done = {row["name"] for row in db["_migrations"].rows}
+        db.table("_migrations").create({"name": str, "applied_at": int}, pk="name")
+    done = {row["name"] for row in db.table("_migrations").rows}
     applied = []
     for name, fn in MIGRATIONS:
         if name in done:
             continue
         with db.atomic():
             fn(db)
-            db["_migrations"].insert({"name": name, "applied_at": int(time.time())})
-            db["meta"].upsert({"key": "schema_version", "value": name}, pk="key")
+            db.table("_migrations").insert({"name": name, "applied_at": int(time.time())})
+            db.table("meta").upsert({"key": "schema_version", "value": name}, pk="key")
         applied.append(name)
     return applied
