@@ -52,7 +52,9 @@ def set_path(data: Any, key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def deep_merge(base: dict[str, Any], over: Mapping[str, Any], replace: tuple[str, ...] = ()) -> dict[str, Any]:
+def deep_merge(
+    base: dict[str, Any], over: Mapping[str, Any], replace: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Tables merge key by key; other values (arrays included) and `replace` paths replace."""
     out = copy.deepcopy(base)
 
