@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -14,13 +15,15 @@ import httpx
 from gephyr_core.config import Settings
 from gephyr_core.relay.call import STREAM_HEADERS, AttemptFailed, ClientCall, Outcome, passthrough_headers
 from gephyr_core.relay.http import ClientPool
+from gephyr_core.relay.media_fetch import fetch_media
 from gephyr_core.relay.tap import UsageTap, is_meaningful
 from gephyr_core.relay.upstream import Credential, endpoint, outbound_headers
-from gephyr_core.wire import ErrorInfo, classify_upstream_error
+from gephyr_core.wire import ErrorInfo, Request, classify_upstream_error
 from gephyr_core.wire.canonical import ClientContext, EncodeOptions
 from gephyr_core.wire.events import StreamError, aggregate
 from gephyr_core.wire.ids import UpstreamContext
 from gephyr_core.wire.jsonx import dumpb
+from gephyr_core.wire.media import inline_media, media_urls
 from gephyr_core.wire.registry import (
     client_stream_encoder,
     encode_client_response,
@@ -202,6 +205,14 @@ class Attempter:
             raise AttemptFailed(ErrorInfo("upstream_error", 502, "upstream count answer has no token count"))
         return value
 
+    async def _inline_media(self, settings: Settings, request: Request) -> Request:
+        """Gemini takes media inline: fetch http(s) URLs first (bounded, SSRF-guarded)."""
+        urls = media_urls(request.messages)
+        if not urls:
+            return request
+        fetched = await fetch_media(self.pool.get(), urls, settings)
+        return dataclasses.replace(request, messages=inline_media(request.messages, fetched))
+
     def _options(self, settings: Settings) -> EncodeOptions:
         return EncodeOptions(
             gemini_schema_mode=settings.get("protocols.gemini_schema_mode"),
@@ -214,6 +225,8 @@ class Attempter:
         """Decode, encode for the account's provider, stream back translated (or aggregated)."""
         provider = cred.provider
         request = call.for_upstream(model)
+        if provider == "gemini":
+            request = await self._inline_media(settings, request)
         body = encode_upstream_request(provider, request, self._options(settings))  # type: ignore[arg-type]
         if provider == "anthropic":
             body["stream"] = True
@@ -225,32 +238,46 @@ class Attempter:
         events = _events(response, decoder)
         ctx = ClientContext(call.canonical(), created=int(time.time()))
         if not call.stream:
-            collected = [e async for e in _guard_network(events)]
-            for e in collected:
-                if isinstance(e, StreamError):
-                    raise AttemptFailed(e.error)
+            collected = await _collect(events)
             data = encode_client_response(call.fmt, aggregate(collected), ctx)
             return Outcome(200, {}, body=dumpb(data))
         encoder = client_stream_encoder(call.fmt, ctx, gemini_sse=call.gemini_sse)
-        first: list[Any] = []
-        try:
-            async with asyncio.timeout(float(settings.get("routing.first_byte_timeout_seconds"))):
-                async for event in events:
-                    if isinstance(event, StreamError):
-                        raise AttemptFailed(event.error)
-                    first.append(event)
-                    if type(event).__name__ != "Start":
-                        break
-        except (httpx.HTTPError, TimeoutError) as exc:
-            await response.aclose()
-            raise _network(exc) from exc
-        except AttemptFailed:
-            await response.aclose()
-            raise
+        first = await _first_events(
+            events, response, float(settings.get("routing.first_byte_timeout_seconds"))
+        )
         media = "application/json" if call.fmt == "gemini" and not call.gemini_sse else "text/event-stream"
         return Outcome(
             200, dict(STREAM_HEADERS), chunks=_encode(first, events, encoder, response), media_type=media
         )
+
+
+async def _collect(events: AsyncIterator[Any]) -> list[Any]:
+    """Every event of a whole answer (non-stream clients); an in-band error fails the attempt."""
+    collected = [e async for e in _guard_network(events)]
+    for e in collected:
+        if isinstance(e, StreamError):
+            raise AttemptFailed(e.error)
+    return collected
+
+
+async def _first_events(events: AsyncIterator[Any], response: httpx.Response, timeout: float) -> list[Any]:
+    """Events up to the first meaningful one; failures before it are attempt failures."""
+    first: list[Any] = []
+    try:
+        async with asyncio.timeout(timeout):
+            async for event in events:
+                if isinstance(event, StreamError):
+                    raise AttemptFailed(event.error)
+                first.append(event)
+                if type(event).__name__ != "Start":
+                    break
+    except (httpx.HTTPError, TimeoutError) as exc:
+        await response.aclose()
+        raise _network(exc) from exc
+    except AttemptFailed:
+        await response.aclose()
+        raise
+    return first
 
 
 def _error_text(events: list[Any]) -> str:
