@@ -20,6 +20,7 @@ from gephyr_core.relay.tap import UsageTap, is_meaningful
 from gephyr_core.relay.upstream import Credential, endpoint, outbound_headers
 from gephyr_core.wire import ErrorInfo, Request, classify_upstream_error
 from gephyr_core.wire.canonical import ClientContext, EncodeOptions
+from gephyr_core.wire.errors import is_signature_error
 from gephyr_core.wire.events import StreamError, aggregate
 from gephyr_core.wire.ids import UpstreamContext
 from gephyr_core.wire.jsonx import dumpb
@@ -58,7 +59,7 @@ async def _send(
         retry = response.headers.get("retry-after")
         if info.retry_after is None and retry and retry.replace(".", "", 1).isdigit():
             info = ErrorInfo(info.kind, info.status, info.message, float(retry), info.code)
-        raise AttemptFailed(info)
+        raise AttemptFailed(info, signature_error=is_signature_error(response.status_code, raw))
     return response
 
 

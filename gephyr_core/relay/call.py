@@ -9,6 +9,7 @@ from typing import Any
 
 from gephyr_core.wire import ErrorInfo, Request
 from gephyr_core.wire.canonical import ClientFormat
+from gephyr_core.wire.history import strip_thinking
 from gephyr_core.wire.registry import decode_client_request
 
 #: the upstream provider whose wire format equals each client format (the fast path)
@@ -29,6 +30,7 @@ class ClientCall:
     request_id: str
     gemini_sse: bool = True
     completions_default_max_tokens: int = 16
+    strip_thinking: bool = False  # set for the one retry after a thinking-signature error
     _canonical: Request | None = field(default=None, repr=False)
 
     def canonical(self) -> Request:
@@ -45,12 +47,15 @@ class ClientCall:
         return self._canonical
 
     def for_upstream(self, model: str) -> Request:
-        """The canonical request with the upstream model."""
-        return dataclasses.replace(self.canonical(), model=model)
+        """The canonical request with the upstream model (thinking stripped on the retry)."""
+        request = dataclasses.replace(self.canonical(), model=model)
+        if self.strip_thinking:
+            request = dataclasses.replace(request, messages=strip_thinking(request.messages))
+        return request
 
     def fast_path_for(self, provider: str) -> bool:
         """Same format and no thinking carrier in the body (carriers need the translator)."""
-        return SAME_FORMAT.get(self.fmt) == provider and b'"gph1.' not in self.raw
+        return SAME_FORMAT.get(self.fmt) == provider and b'"gph1.' not in self.raw and not self.strip_thinking
 
 
 @dataclass
@@ -67,10 +72,11 @@ class Outcome:
 class AttemptFailed(Exception):
     """One attempt failed before anything reached the client."""
 
-    def __init__(self, info: ErrorInfo, network: bool = False) -> None:
+    def __init__(self, info: ErrorInfo, network: bool = False, signature_error: bool = False) -> None:
         super().__init__(info.message)
         self.info = info
         self.network = network
+        self.signature_error = signature_error
 
     @property
     def status(self) -> int:

@@ -103,8 +103,10 @@ class Relay:
         budget = min(int(settings.get("routing.max_attempts")), len(candidates) + 1)
         tried: set[str] = set()
         last: AttemptFailed | None = None
+        again: dict[str, Any] | None = None
         for attempt in range(budget):
-            account = self.selector.pick(candidates, tried)
+            account = again or self.selector.pick(candidates, tried)
+            again = None
             if account is None:
                 if len(candidates) != 1 or last is None or not (last.network or last.status in _RETRY_SAME):
                     break
@@ -114,6 +116,12 @@ class Relay:
                 outcome = await self._attempt(settings, call, route, account)
             except AttemptFailed as failed:
                 last = failed
+                if failed.signature_error and not call.strip_thinking:
+                    # Same account once more, thinking signatures stripped (routing.md §10.2).
+                    call.strip_thinking = True
+                    again = account
+                    await asyncio.sleep(0.2)
+                    continue
                 delay = _delay_ms(settings, failed, attempt)
                 if delay is None:
                     break
