@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import time
@@ -152,25 +153,18 @@ class Attempter:
         parser = SSEParser() if call.fmt != "gemini" or call.gemini_sse else None
         buffered = bytearray()
         timeout = float(settings.get("routing.first_byte_timeout_seconds"))
-        try:
-            async with asyncio.timeout(timeout):
-                async for chunk in iterator:
-                    buffered += chunk
-                    if parser is None:
-                        if chunk.strip(b"[ \r\n"):
-                            return bytes(buffered), iterator
-                        continue
-                    events = parser.feed(chunk)
-                    if any(e.event == "error" or e.data.startswith('{"error"') for e in events):
-                        raise AttemptFailed(ErrorInfo("upstream_error", 502, _error_text(events)))
-                    if any(is_meaningful(e.data, e.event) for e in events):
+        async with _closing_on_failure(response), asyncio.timeout(timeout):
+            async for chunk in iterator:
+                buffered += chunk
+                if parser is None:
+                    if chunk.strip(b"[ \r\n"):
                         return bytes(buffered), iterator
-        except (httpx.HTTPError, TimeoutError) as exc:
-            await response.aclose()
-            raise _network(exc) from exc
-        except AttemptFailed:
-            await response.aclose()
-            raise
+                    continue
+                events = parser.feed(chunk)
+                if any(e.event == "error" or e.data.startswith('{"error"') for e in events):
+                    raise AttemptFailed(ErrorInfo("upstream_error", 502, _error_text(events)))
+                if any(is_meaningful(e.data, e.event) for e in events):
+                    return bytes(buffered), iterator
         await response.aclose()
         raise AttemptFailed(
             ErrorInfo("upstream_error", 502, "upstream closed the stream before any event"), network=True
@@ -264,21 +258,27 @@ async def _collect(events: AsyncIterator[Any]) -> list[Any]:
 async def _first_events(events: AsyncIterator[Any], response: httpx.Response, timeout: float) -> list[Any]:
     """Events up to the first meaningful one; failures before it are attempt failures."""
     first: list[Any] = []
+    async with _closing_on_failure(response), asyncio.timeout(timeout):
+        async for event in events:
+            if isinstance(event, StreamError):
+                raise AttemptFailed(event.error)
+            first.append(event)
+            if type(event).__name__ != "Start":
+                break
+    return first
+
+
+@contextlib.asynccontextmanager
+async def _closing_on_failure(response: httpx.Response) -> AsyncIterator[None]:
+    """Before the first byte: close the upstream on any failure; network trouble fails the attempt."""
     try:
-        async with asyncio.timeout(timeout):
-            async for event in events:
-                if isinstance(event, StreamError):
-                    raise AttemptFailed(event.error)
-                first.append(event)
-                if type(event).__name__ != "Start":
-                    break
+        yield
     except (httpx.HTTPError, TimeoutError) as exc:
         await response.aclose()
         raise _network(exc) from exc
     except AttemptFailed:
         await response.aclose()
         raise
-    return first
 
 
 def _error_text(events: list[Any]) -> str:
