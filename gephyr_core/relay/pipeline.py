@@ -94,7 +94,7 @@ class Relay:
             if any(not call.fast_path_for(a["provider"]) for a in route.routable):
                 call.canonical()  # bad input is refused once, before any attempt
         except WireError as exc:
-            return error_outcome(call, ErrorInfo(exc.kind, 400, exc.message), route)
+            return error_outcome(call, exc.info(), route)
         return await self._attempts(call, route)
 
     async def _attempts(self, call: ClientCall, route: Route) -> Outcome:
@@ -155,7 +155,7 @@ class Relay:
         except RouteError as exc:
             return error_outcome(call, ErrorInfo("invalid_request", 400, exc.message))
         except WireError as exc:
-            return error_outcome(call, ErrorInfo(exc.kind, 400, exc.message))
+            return error_outcome(call, exc.info())
         if not route.candidates:
             problem = _route_problem(route, bool(self._accounts())) or ErrorInfo("not_found", 404, "no route")
             return error_outcome(call, problem, route)
