@@ -233,7 +233,10 @@ class Attempter:
         events = _events(response, decoder)
         ctx = ClientContext(call.canonical(), created=int(time.time()))
         if not call.stream:
-            collected = await _collect(events)
+            try:
+                collected = await _collect(events)
+            finally:
+                await response.aclose()  # also when the upstream broke mid-answer
             data = encode_client_response(call.fmt, aggregate(collected), ctx)
             return Outcome(200, {}, body=dumpb(data))
         encoder = client_stream_encoder(call.fmt, ctx, gemini_sse=call.gemini_sse)
@@ -349,11 +352,12 @@ async def _relay_bytes(
 
     A stream that breaks or ends without its format's terminator gets one in-band error.
     """
-    from gephyr_core.relay.frames import TERMINATORS, UsageChunkFilter, inband_error
+    from gephyr_core.relay.frames import TERMINATORS, UPSTREAM_ERRORS, UsageChunkFilter, inband_error
 
     filt = UsageChunkFilter() if drop_usage else None
-    marker = TERMINATORS.get(call.fmt, b"")
-    ended = marker in first
+    # a terminator or the upstream's own in-band error ends the stream: no error of ours after it
+    markers = (TERMINATORS.get(call.fmt, b""), *UPSTREAM_ERRORS.get(call.fmt, ()))
+    ended = any(m in first for m in markers)
     tail = first[-16:]
     problem = "upstream ended the stream before it finished"
     try:
@@ -361,13 +365,13 @@ async def _relay_bytes(
         try:
             async for chunk in rest:
                 tap.feed(chunk)
-                ended = ended or marker in tail + chunk
+                ended = ended or any(m in tail + chunk for m in markers)
                 tail = chunk[-16:]
                 out = filt.feed(chunk) if filt else chunk
                 if out:
                     yield out
         except httpx.HTTPError as exc:
-            ended, problem = False, f"upstream connection lost ({type(exc).__name__})"
+            problem = f"upstream connection lost ({type(exc).__name__})"
         if filt:
             rest_frames = filt.close()
             if rest_frames:

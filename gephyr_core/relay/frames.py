@@ -33,6 +33,12 @@ def _usage_only(frame: bytes) -> bool:
 
 #: bytes that show a same-format stream ended properly
 TERMINATORS = {"chat": b"[DONE]", "anthropic": b"message_stop", "gemini": b"finishReason"}
+#: bytes that show the upstream already ended a same-format stream with its own in-band error
+UPSTREAM_ERRORS = {
+    "chat": (b'data: {"error"',),
+    "anthropic": (b"event: error",),
+    "gemini": (b'data: {"error"', b',\r\n{"error"', b'[{"error"'),
+}
 
 
 def inband_error(fmt: str, gemini_sse: bool, message: str) -> bytes:

@@ -123,7 +123,11 @@ class Relay:
                     await asyncio.sleep(0.2)
                     continue
                 delay = _delay_ms(settings, failed, attempt)
-                if delay is None:
+                more = attempt + 1 < budget and (
+                    any(a["id"] not in tried for a in candidates)
+                    or (len(candidates) == 1 and (failed.network or failed.status in _RETRY_SAME))
+                )
+                if delay is None or not more:  # never wait out a backoff with nothing left to try
                     break
                 if delay:
                     await asyncio.sleep(delay / 1000)

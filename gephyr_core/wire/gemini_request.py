@@ -25,6 +25,7 @@ from gephyr_core.wire.canonical import (
 from gephyr_core.wire.errors import invalid, unsupported
 from gephyr_core.wire.history import normalize
 from gephyr_core.wire.jsonx import arguments_object, dumps
+from gephyr_core.wire.media import standard_base64
 from gephyr_core.wire.schema import (
     object_root,
     openapi_to_json_schema,
@@ -144,7 +145,7 @@ def _data_part(part: Mapping[str, Any], field: str) -> list[Part]:
     """Media and code-execution parts."""
     if (inline := g(part, "inlineData")) is not None:
         inline = obj(inline, f"{field}.inlineData")
-        return [MediaPart(g(inline, "mimeType"), str(inline.get("data") or ""))]
+        return [MediaPart(g(inline, "mimeType"), standard_base64(str(inline.get("data") or "")))]
     if (file := g(part, "fileData")) is not None:
         file = obj(file, f"{field}.fileData")
         return [MediaPart(g(file, "mimeType"), None, str(g(file, "fileUri") or ""))]

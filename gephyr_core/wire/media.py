@@ -19,6 +19,11 @@ def from_url(url: str, filename: str | None = None) -> MediaPart:
     return MediaPart(None, None, url, filename)
 
 
+def standard_base64(data: str) -> str:
+    """Base64url (google-genai sends it) as standard base64, which every provider accepts."""
+    return data.replace("-", "+").replace("_", "/")
+
+
 def to_data_url(part: MediaPart) -> str:
     if part.data is None:
         return part.url or ""

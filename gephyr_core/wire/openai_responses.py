@@ -189,6 +189,8 @@ def decode_request(body: Mapping[str, Any]) -> Request:
     parsed = _Input()
     instructions = opt_str(body, "instructions")
     raw = body.get("input")
+    if raw is None or raw == []:  # nothing stored to continue from: the input is the conversation
+        raise invalid("input: required; Gephyr stores no responses, send the full input", "input")
     if isinstance(raw, str):
         parsed.add("user", TextPart(raw))
     else:
