@@ -28,6 +28,7 @@ from gephyr_core.wire.jsonx import dumpb
 from gephyr_core.wire.media import inline_media, media_urls
 from gephyr_core.wire.registry import (
     client_stream_encoder,
+    decode_upstream_response,
     encode_client_response,
     encode_upstream_request,
     upstream_stream_decoder,
@@ -223,15 +224,22 @@ class Attempter:
         if provider == "gemini":
             request = await self._inline_media(settings, request)
         body = encode_upstream_request(provider, request, self._options(settings))  # type: ignore[arg-type]
+        # Whole answers are asked for whole where the provider allows it (one JSON body to
+        # decode instead of a stream to fold); openai upstreams are always streamed (§1.3).
+        upstream_stream = call.stream or provider == "openai"
         if provider == "anthropic":
-            body["stream"] = True
+            body["stream"] = upstream_stream
         headers = self._headers(settings, call, cred, fast=False)
-        response = await _send(
-            self.pool, "POST", endpoint(cred, model, "generate", True), headers, dumpb(body), provider
-        )
-        decoder = upstream_stream_decoder(provider, UpstreamContext.for_request(request, provider))  # type: ignore[arg-type]
-        events = _events(response, decoder)
+        url = endpoint(cred, model, "generate", upstream_stream)
+        response = await _send(self.pool, "POST", url, headers, dumpb(body), provider)
+        upstream_ctx = UpstreamContext.for_request(request, provider)  # type: ignore[arg-type]
         ctx = ClientContext(call.canonical(), created=int(time.time()))
+        if not upstream_stream:
+            answer = await _whole_json(response)
+            decoded = decode_upstream_response(provider, answer, upstream_ctx)  # type: ignore[arg-type]
+            return Outcome(200, {}, body=dumpb(encode_client_response(call.fmt, decoded, ctx)))
+        decoder = upstream_stream_decoder(provider, upstream_ctx)  # type: ignore[arg-type]
+        events = _events(response, decoder)
         if not call.stream:
             try:
                 collected = await _collect(events)
@@ -247,6 +255,16 @@ class Attempter:
         return Outcome(
             200, dict(STREAM_HEADERS), chunks=_encode(first, events, encoder, response), media_type=media
         )
+
+
+async def _whole_json(response: httpx.Response) -> Any:
+    """A whole upstream JSON answer; a broken or non-JSON body fails the attempt."""
+    try:
+        return json.loads(await response.aread())
+    except (httpx.HTTPError, ValueError) as exc:
+        raise _network(exc) from exc
+    finally:
+        await response.aclose()
 
 
 async def _collect(events: AsyncIterator[Any]) -> list[Any]:

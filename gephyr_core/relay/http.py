@@ -21,6 +21,13 @@ def _transport(limits: httpx.Limits) -> Any:
     return AiohttpTransport(limits=limits, trust_env=False)
 
 
+def _no_cookies() -> httpx.Cookies:
+    """A jar that keeps nothing: one account's upstream cookies must never reach another's calls."""
+    from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+    return httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+
+
 class ClientPool:
     """Lazily created `httpx.AsyncClient` per egress route (only `direct` for now)."""
 
@@ -34,7 +41,9 @@ class ClientPool:
         if client is None:
             limits = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=30)
             timeout = httpx.Timeout(connect=10.0, read=self.read_timeout, write=30.0, pool=30.0)
-            client = httpx.AsyncClient(transport=_transport(limits), timeout=timeout, trust_env=False)
+            client = httpx.AsyncClient(
+                transport=_transport(limits), timeout=timeout, trust_env=False, cookies=_no_cookies()
+            )
             self._clients[route] = client
         return client
 

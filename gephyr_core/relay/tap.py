@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 from gephyr_core.wire import Usage
-from gephyr_core.wire.sse import SSEParser
 
 _MARKERS = (b'"usage"', b'"usageMetadata"')
 
@@ -55,30 +54,46 @@ def usage_from(provider: str, obj: Any, current: Usage) -> Usage:
 
 
 class UsageTap:
-    """Reads usage from a same-format response, streamed or whole."""
+    """Reads usage from a same-format response, streamed or whole.
+
+    Streams are scanned as bytes: only complete lines of a chunk that mention usage are
+    JSON-parsed, so frames without usage cost one substring search.
+    """
 
     def __init__(self, provider: str, streaming: bool) -> None:
         self.provider = provider
         self.usage = Usage()
-        self._parser = SSEParser() if streaming else None
-        self._whole = bytearray() if not streaming else None
+        self._streaming = streaming
+        self._pending = bytearray()
 
     def feed(self, chunk: bytes) -> None:
-        if self._parser is None:
-            assert self._whole is not None
-            self._whole += chunk
+        self._pending += chunk
+        if not self._streaming:
             return
-        for event in self._parser.feed(chunk):
-            if event.data.startswith("{") and any(m.decode() in event.data for m in _MARKERS):
-                self._fold(event.data)
+        cut = self._pending.rfind(b"\n")
+        if cut < 0:
+            return
+        complete = bytes(self._pending[: cut + 1])
+        del self._pending[: cut + 1]
+        if b"usage" in complete:
+            self._scan(complete)
 
     def close(self) -> Usage:
         """The usage seen, after the last byte."""
-        if self._whole is not None:
-            self._fold(bytes(self._whole))
+        rest = bytes(self._pending)
+        self._pending.clear()
+        if not self._streaming:
+            self._fold(rest)
+        elif b"usage" in rest:
+            self._scan(rest)
         return self.usage
 
-    def _fold(self, data: str | bytes) -> None:
+    def _scan(self, lines: bytes) -> None:
+        for line in lines.split(b"\n"):
+            if line.startswith(b"data:") and any(m in line for m in _MARKERS):
+                self._fold(line[5:].strip())
+
+    def _fold(self, data: bytes) -> None:
         try:
             obj = json.loads(data)
         except ValueError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import logging
@@ -64,8 +63,12 @@ def prepare(
 def bind(host: str, port: int) -> socket.socket:
     """Bind the listening socket (port 0 picks a free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # An explicitly TCP socket with TCP_NODELAY (inherited by accepted connections on
+    # Linux): uvicorn writes headers and body in two sends, and with Nagle on the second
+    # waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -125,7 +128,7 @@ def run(rt: ServerRuntime, announce: Callable[[str], None]) -> None:
     write_server_json(rt.ctx.dd, rt.server_info(host))
     announce(f"gephyr serving on http://{host}:{rt.port} (data dir {rt.ctx.dd.root})")
     try:
-        asyncio.run(server.serve(sockets=[sock]))
+        server.run(sockets=[sock])  # uvicorn picks the event loop (uvloop when installed)
     finally:
         remove_server_json(rt.ctx.dd, os.getpid())
         sock.close()

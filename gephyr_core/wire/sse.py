@@ -44,13 +44,16 @@ class SSEParser:
 
     def _drain(self, final: bool) -> list[SSEEvent]:
         events: list[SSEEvent] = []
+        buffer, pos = self._buffer, 0
         while True:
-            cut = _line_end(self._buffer, final)
+            cut = _line_end(buffer, pos, final)
             if cut is None:
-                return events
+                break
             end, nxt = cut
-            line, self._buffer = self._buffer[:end], self._buffer[nxt:]
-            self._line(line, events)
+            self._line(buffer[pos:end], events)
+            pos = nxt
+        self._buffer = buffer[pos:]
+        return events
 
     def _line(self, line: str, events: list[SSEEvent]) -> None:
         if line == "":
@@ -72,16 +75,20 @@ class SSEParser:
         self._event, self._data = None, []
 
 
-def _line_end(buffer: str, final: bool) -> tuple[int, int] | None:
-    """(end of line, start of next) for the first complete line; a lone CR waits for more."""
-    for i, ch in enumerate(buffer):
-        if ch == "\n":
-            return i, i + 1
-        if ch == "\r":
-            if i + 1 < len(buffer):
-                return i, i + 2 if buffer[i + 1] == "\n" else i + 1
-            return (i, i + 1) if final else None
-    return None
+def _line_end(buffer: str, start: int, final: bool) -> tuple[int, int] | None:
+    """(end of line, start of next) for the first complete line from `start`.
+
+    Lines end at LF, CRLF or a lone CR; a CR at the very end waits for more input (it may
+    be the first half of a CRLF) unless this is the final flush. The scans are `str.find`,
+    not a Python loop over characters.
+    """
+    lf = buffer.find("\n", start)
+    cr = buffer.find("\r", start, lf if lf >= 0 else len(buffer))
+    if cr < 0:
+        return None if lf < 0 else (lf, lf + 1)
+    if cr + 1 < len(buffer):
+        return cr, cr + 2 if buffer[cr + 1] == "\n" else cr + 1
+    return (cr, cr + 1) if final else None
 
 
 def data_frame(payload: Mapping[str, Any]) -> bytes:
