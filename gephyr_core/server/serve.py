@@ -125,6 +125,12 @@ def run(rt: ServerRuntime, announce: Callable[[str], None]) -> None:
         server_header=False,
     )
     server = _GracefulServer(config)
+    import signal
+
+    # Handlers go in before server.json appears: a stop signal from then on always means a
+    # graceful shutdown, even while uvicorn is still starting.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, server.handle_exit)
     write_server_json(rt.ctx.dd, rt.server_info(host))
     announce(f"gephyr serving on http://{host}:{rt.port} (data dir {rt.ctx.dd.root})")
     try:
