@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from gephyr_cli.commands import accounts, config, mapping, secrets, serve, server
+from gephyr_cli.commands import serve
 from gephyr_cli.output import ExitCode, exit_code_for, fail, one_line
 from gephyr_cli.state import CliState
 
@@ -43,12 +43,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(accounts.app, name="accounts")
-app.add_typer(config.app, name="config")
-app.add_typer(mapping.app, name="mapping")
-app.add_typer(secrets.app, name="secrets")
-app.add_typer(server.app, name="server")
 app.command("serve")(serve.serve)
+
+
+def _add_groups() -> None:
+    """Every command module with a Typer `app` is a group named after `GROUP` (or the module)."""
+    import importlib
+    import pkgutil
+
+    from gephyr_cli import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_") or info.name == "serve":
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        group = getattr(module, "app", None)
+        if isinstance(group, typer.Typer):
+            app.add_typer(group, name=getattr(module, "GROUP", info.name.replace("_", "-")))
+
+
+_add_groups()
 
 
 def _version(value: bool) -> None:

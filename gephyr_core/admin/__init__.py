@@ -10,13 +10,17 @@ from typing import Any
 from gephyr_core.admin.context import AdminContext, open_context
 from gephyr_core.admin.registry import Operation, Reply, collect
 
+_NOT_OPERATIONS = {"context", "registry"}
+
 
 @functools.cache
 def catalog() -> dict[str, Operation]:
-    """Every operation by name."""
-    from gephyr_core.admin import accounts, config, mapping, status, transfer
+    """Every operation by name, from every module of this package (adding a module adds its ops)."""
+    import importlib
+    import pkgutil
 
-    return collect([accounts, transfer, config, mapping, status])
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_OPERATIONS)
+    return collect([importlib.import_module(f"{__name__}.{name}") for name in names])
 
 
 _SECRET_ARGS = {"api_key", "refresh_token", "admin_password", "password", "body", "config"}
