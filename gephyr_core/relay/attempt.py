@@ -61,7 +61,12 @@ async def _send(
         retry = response.headers.get("retry-after")
         if info.retry_after is None and retry and retry.replace(".", "", 1).isdigit():
             info = ErrorInfo(info.kind, info.status, info.message, float(retry), info.code)
-        raise AttemptFailed(info, signature_error=is_signature_error(response.status_code, raw))
+        raise AttemptFailed(
+            info,
+            signature_error=is_signature_error(response.status_code, raw),
+            headers=dict(response.headers),
+            body=raw,
+        )
     return response
 
 

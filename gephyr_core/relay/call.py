@@ -67,16 +67,26 @@ class Outcome:
     body: bytes | None = None
     chunks: AsyncIterator[bytes] | None = None
     media_type: str = "application/json"
+    trace: dict[str, Any] | None = None
 
 
 class AttemptFailed(Exception):
     """One attempt failed before anything reached the client."""
 
-    def __init__(self, info: ErrorInfo, network: bool = False, signature_error: bool = False) -> None:
+    def __init__(
+        self,
+        info: ErrorInfo,
+        network: bool = False,
+        signature_error: bool = False,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> None:
         super().__init__(info.message)
         self.info = info
         self.network = network
         self.signature_error = signature_error
+        self.headers: Mapping[str, str] = headers or {}
+        self.body = body
 
     @property
     def status(self) -> int:

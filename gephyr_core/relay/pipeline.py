@@ -10,11 +10,17 @@ from typing import Any
 from gephyr_core.config import Settings
 from gephyr_core.errors import GephyrError
 from gephyr_core.relay.attempt import Attempter
+from gephyr_core.relay.bindings import Bindings
 from gephyr_core.relay.call import AttemptFailed, ClientCall, Outcome
 from gephyr_core.relay.http import ClientPool
 from gephyr_core.relay.keepalive import with_keepalive
-from gephyr_core.relay.routes import Route, RouteError, resolve
+from gephyr_core.relay.ratelimit_parse import default_delay, hinted_delay, reason_of
+from gephyr_core.relay.routes import Route, RouteError, normalise_model, request_type, resolve
+from gephyr_core.relay.scheduler import NoAccount, Plan, Scheduler
 from gephyr_core.relay.selection import RoundRobin, Selector
+from gephyr_core.relay.session import session_id
+from gephyr_core.relay.state import LimitRecord, MemoryState
+from gephyr_core.relay.trace import Trace
 from gephyr_core.relay.upstream import Credential
 from gephyr_core.wire import ErrorInfo, WireError, estimate_tokens
 from gephyr_core.wire.errors import render_error, retry_after_headers
@@ -32,11 +38,16 @@ class Relay:
         accounts: Callable[[], list[dict[str, Any]]],
         decrypt: Callable[[str, str], str],
         selector: Selector | None = None,
+        state: MemoryState | None = None,
+        bindings: Bindings | None = None,
     ) -> None:
         self._settings = settings
         self._accounts = accounts
         self._decrypt = decrypt
         self.selector = selector or RoundRobin()
+        self.state = state or MemoryState()
+        self.bindings = bindings or Bindings()
+        self.scheduler = Scheduler(self.state, self.bindings, settings)
         self.pool = ClientPool()
         self.attempter = Attempter(self.pool)
         self._secrets: dict[str, str] = {}
@@ -97,34 +108,58 @@ class Relay:
             return error_outcome(call, exc.info(), route)
         return await self._attempts(call, route)
 
+    def _plan(self, call: ClientCall, route: Route) -> Plan:
+        sid = session_id(call.fmt, call.headers, call.body, call.raw)
+        model = normalise_model(route.upstream_model)
+        provider = route.provider or (route.routable[0]["provider"] if route.routable else "any")
+        trace = Trace(sid.value, sid.source, model, [a["id"] for a in route.candidates])
+        return Plan(
+            sid.value, model, provider, request_type(route.upstream_model, call.body.get("tools")), trace
+        )
+
     async def _attempts(self, call: ClientCall, route: Route) -> Outcome:
         settings = self._settings()
         candidates = route.routable
         budget = min(int(settings.get("routing.max_attempts")), len(candidates) + 1)
-        tried: set[str] = set()
+        plan = self._plan(call, route)
         last: AttemptFailed | None = None
-        again: dict[str, Any] | None = None
+        again: tuple[dict[str, Any], str] | None = None
         for attempt in range(budget):
-            account = again or self.selector.pick(candidates, tried)
+            plan.attempt = attempt
+            try:
+                chosen = again or await self.scheduler.select(candidates, plan)
+            except NoAccount as exc:
+                info = ErrorInfo(
+                    "rate_limited" if exc.status == 429 else "unavailable",
+                    exc.status,
+                    exc.message,
+                    exc.retry_after,
+                    "no_account_available" if exc.status == 503 else None,
+                )
+                return self._traced(error_outcome(call, info, route), plan)
             again = None
-            if account is None:
+            if chosen is None:
                 if len(candidates) != 1 or last is None or not (last.network or last.status in _RETRY_SAME):
                     break
-                account = candidates[0]  # a sole candidate gets a second try after 5xx/529/network
-            tried.add(account["id"])
+                chosen = (candidates[0], "sole_candidate_retry")
+            account, step = chosen
+            plan.tried.add(account["id"])
+            entry = plan.trace.attempt(account["id"], step)
             try:
                 outcome = await self._attempt(settings, call, route, account)
             except AttemptFailed as failed:
                 last = failed
+                entry.update(status=failed.status, outcome="network_error" if failed.network else "failed")
+                self._record_failure(settings, plan, account, failed)
                 if failed.signature_error and not call.strip_thinking:
                     # Same account once more, thinking signatures stripped (routing.md §10.2).
                     call.strip_thinking = True
-                    again = account
+                    again = (account, "signature_retry")
                     await asyncio.sleep(0.2)
                     continue
                 delay = _delay_ms(settings, failed, attempt)
                 more = attempt + 1 < budget and (
-                    any(a["id"] not in tried for a in candidates)
+                    any(a["id"] not in plan.tried for a in candidates)
                     or (len(candidates) == 1 and (failed.network or failed.status in _RETRY_SAME))
                 )
                 if delay is None or not more:  # never wait out a backoff with nothing left to try
@@ -132,13 +167,40 @@ class Relay:
                 if delay:
                     await asyncio.sleep(delay / 1000)
                 continue
+            entry.update(status=outcome.status, outcome="ok")
+            self.state.succeeded(account["id"])
             outcome.headers["x-mapped-model"] = route.upstream_model
             interval = float(settings.get("protocols.ping_interval_seconds"))
             if outcome.chunks is not None and interval > 0:
                 outcome.chunks = with_keepalive(outcome.chunks, call.fmt, interval)
-            return outcome
+            return self._traced(outcome, plan)
         assert last is not None
-        return error_outcome(call, _final(last, budget), route)
+        return self._traced(error_outcome(call, _final(last, budget), route), plan)
+
+    @staticmethod
+    def _traced(outcome: Outcome, plan: Plan) -> Outcome:
+        outcome.trace = plan.trace.to_dict()
+        return outcome
+
+    def _record_failure(
+        self, settings: Settings, plan: Plan, account: dict[str, Any], failed: AttemptFailed
+    ) -> None:
+        """Health down, failure streak, and a rate-limit record scoped by its reason (§6)."""
+        aid = account["id"]
+        failures = self.state.failed(aid)
+        if failed.status in (401, 403):
+            self.bindings.drop_account(aid)
+        if failed.network or not settings.get("circuit_breaker.enabled"):
+            return
+        reason = reason_of(failed.status, failed.body)
+        if reason is None:
+            return
+        now = self.state.clock()
+        delay = hinted_delay(failed.status, failed.headers, failed.body, now)
+        if delay is None:
+            delay = default_delay(reason, failures, list(settings.get("circuit_breaker.backoff_steps") or []))
+        scoped = reason in ("QUOTA_EXHAUSTED", "RATE_LIMIT_EXCEEDED", "MODEL_CAPACITY_EXHAUSTED")
+        self.state.lock(LimitRecord(aid, plan.model if scoped else "*", reason, now + delay))
 
     async def _attempt(
         self, settings: Settings, call: ClientCall, route: Route, account: dict[str, Any]

@@ -32,6 +32,17 @@ class RelayServer:
     api_key: str
     ctx: AdminContext
     emulators: dict[str, Emulator]
+    app: Any = None
+
+    @property
+    def relay(self) -> Any:
+        """The running relay pipeline (runtime state: records, bindings, health)."""
+        return self.app.app.state.relay
+
+    def reset_runtime(self) -> None:
+        """Forget rate-limit records, health, last use and bindings between tests."""
+        self.relay.state.reset()
+        self.relay.bindings.clear()
 
     def add_account(self, provider: str, **fields: Any) -> dict[str, Any]:
         emu = self.emulators[provider]
@@ -61,7 +72,8 @@ def relay_server(
     emulators = {"openai": openai_emulator, "anthropic": anthropic_emulator, "gemini": gemini_emulator}
     server = RelayServer("", str(rt.settings.get("auth.api_key")), ctx, emulators)
     server.configure(FAST_RETRY)
-    with run_app(create_app(rt), lifespan="on") as url:
+    server.app = create_app(rt)
+    with run_app(server.app, lifespan="on") as url:
         server.url = url
         yield server
     ctx.close()

@@ -88,7 +88,8 @@ def matrix_relay(
     server.configure({**FAST_RETRY, "routing": {**FAST_RETRY["routing"], "mapping": mapping}})
     for provider in PROVIDERS:
         server.add_account(provider, label=provider)
-    with run_app(create_app(rt), lifespan="on") as url:
+    server.app = create_app(rt)
+    with run_app(server.app, lifespan="on") as url:
         server.url = url
         try:
             yield server
@@ -101,7 +102,8 @@ def matrix_relay(
 
 @pytest.fixture
 def mx(matrix_relay: RelayServer) -> Iterator[RelayServer]:
-    """The module relay with freshly reset emulators."""
+    """The module relay with freshly reset emulators and runtime state."""
+    matrix_relay.reset_runtime()
     for emulator in matrix_relay.emulators.values():
         emulator.reset()
     yield matrix_relay

@@ -117,6 +117,7 @@ def test_failover_to_a_second_account(relay_server: RelayServer) -> None:
             for provider in PROVIDERS:
                 for stream in (False, True):
                     emu = relay_server.emulators[provider]
+                    relay_server.reset_runtime()  # each round starts with no rate-limit records
                     before = len(emu.requests)
                     emu.push(Error(500, "first account broke"), Reply("served by the second"))
                     answer = client.ask(MODEL[provider], Ask([Msg("user", "hi")], stream=stream))

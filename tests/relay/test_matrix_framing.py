@@ -163,6 +163,7 @@ def test_upstream_error_event_mid_stream(mx: RelayServer, provider: str) -> None
     """An in-band upstream error after the first bytes is passed on as the client's in-band error."""
     overloaded = Error(529 if provider == "anthropic" else 503, "Overloaded")
     for mode in ("chat", "responses", "anthropic", "gemini", "gemini-array"):
+        mx.reset_runtime()  # an early error locks the sole account (routing.md §6); start clean
         # paced, so the error arrives after the relay committed to the stream
         mx.emulators[provider].push(Reply("alpha beta gamma", stream_error=overloaded,
                                           error_after=DROP[provider], chunk_delay=0.02))

@@ -1,0 +1,34 @@
+"""The decision trace of one request (routing.md §7.4): small, cheap, stored with the log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Trace:
+    session_id: str | None = None
+    session_source: str = "none"
+    model: str = ""
+    candidates: list[str] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def skip(self, account_id: str, reason: str, **detail: Any) -> None:
+        self.skipped.append({"account_id": account_id, "reason": reason, **detail})
+
+    def attempt(self, account_id: str, step: str) -> dict[str, Any]:
+        entry: dict[str, Any] = {"account_id": account_id, "step": step, "status": None, "outcome": None}
+        self.attempts.append(entry)
+        return entry
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "session_source": self.session_source,
+            "model": self.model,
+            "candidates": self.candidates,
+            "skipped": self.skipped,
+            "attempts": self.attempts,
+        }
