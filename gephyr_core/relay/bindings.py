@@ -29,6 +29,9 @@ class Bindings:
     def __len__(self) -> int:
         return len(self._map)
 
+    def all(self) -> list[Binding]:
+        return list(self._map.values())
+
     def get(self, session: str, model: str) -> Binding | None:
         return self._map.get((session, model))
 

@@ -45,8 +45,8 @@ class Relay:
         self._accounts = accounts
         self._decrypt = decrypt
         self.selector = selector or RoundRobin()
-        self.state = state or MemoryState()
-        self.bindings = bindings or Bindings()
+        self.state = state if state is not None else MemoryState()
+        self.bindings = bindings if bindings is not None else Bindings()  # empty Bindings is falsy
         self.scheduler = Scheduler(self.state, self.bindings, settings)
         self.pool = ClientPool()
         self.attempter = Attempter(self.pool)

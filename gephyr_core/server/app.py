@@ -47,7 +47,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
     """Build the application around a prepared runtime; the lifespan runs the watchers."""
 
-    relay = Relay(lambda: rt.settings, lambda: rt.accounts, rt.ctx.box.decrypt)
+    relay = Relay(lambda: rt.settings, lambda: rt.accounts, rt.ctx.box.decrypt,
+                  state=rt.scheduling.state, bindings=rt.scheduling.bindings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -58,6 +59,7 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            await rt.scheduling.flush()
             await relay.aclose()
 
     routes = [

@@ -19,6 +19,7 @@ from gephyr_core.accounts.view import routable
 from gephyr_core.admin.context import AdminContext
 from gephyr_core.config import Settings
 from gephyr_core.errors import GephyrError
+from gephyr_core.relay.scheduling_runtime import SchedulingRuntime
 from gephyr_core.store import accounts as table
 
 log = logging.getLogger("gephyr.server")
@@ -36,11 +37,13 @@ class ServerRuntime:
         self.port = int(settings.get("server.port"))
         self.running = bool(settings.get("server.auto_start"))
         self.accounts: list[dict[str, Any]] = []
+        self.scheduling = SchedulingRuntime(ctx.store, lambda: self._settings)
         self.last_reload_error: str | None = None
         self._counter = -1
         self._config_stamp: tuple[float, int, str] | None = None
         ctx.runtime = self
         self.reload_accounts()
+        self.scheduling.restore(self.accounts, routable)
         with contextlib.suppress(OSError):
             self._config_stamp = ctx.config.stamp()
 
@@ -71,6 +74,8 @@ class ServerRuntime:
         """Re-read the account records (the in-memory pool the relay routes over)."""
         self._counter = self.ctx.store.change_counter()
         self.accounts = table.list_accounts(self.ctx.store)
+        if hasattr(self, "scheduling"):  # bindings of accounts that left routing go with them
+            self.scheduling.accounts_changed(self.accounts, routable)
 
     def reload_config(self) -> None:
         """Re-read config.toml; an invalid file keeps the running config and records why."""
@@ -110,6 +115,7 @@ class ServerRuntime:
             await asyncio.sleep(interval)
             try:
                 await asyncio.to_thread(self.poll_once)
+                await self.scheduling.tick()
             except GephyrError as exc:
                 log.error("watcher: %s", exc.message)
 
