@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from gephyr_core.config import Settings
@@ -12,6 +12,7 @@ from gephyr_core.errors import GephyrError
 from gephyr_core.relay.attempt import Attempter
 from gephyr_core.relay.bindings import Bindings
 from gephyr_core.relay.call import AttemptFailed, ClientCall, Outcome
+from gephyr_core.relay.compliance import ComplianceGuard
 from gephyr_core.relay.http import ClientPool
 from gephyr_core.relay.keepalive import with_keepalive
 from gephyr_core.relay.ratelimit_parse import default_delay, hinted_delay, reason_of
@@ -40,6 +41,7 @@ class Relay:
         selector: Selector | None = None,
         state: MemoryState | None = None,
         bindings: Bindings | None = None,
+        guard: ComplianceGuard | None = None,
     ) -> None:
         self._settings = settings
         self._accounts = accounts
@@ -48,6 +50,8 @@ class Relay:
         self.state = state if state is not None else MemoryState()
         self.bindings = bindings if bindings is not None else Bindings()  # empty Bindings is falsy
         self.scheduler = Scheduler(self.state, self.bindings, settings)
+        self.guard = guard if guard is not None else ComplianceGuard(settings)
+        self.on_trace: Callable[[dict[str, Any]], None] | None = None
         self.pool = ClientPool()
         self.attempter = Attempter(self.pool)
         self._secrets: dict[str, str] = {}
@@ -112,7 +116,7 @@ class Relay:
         sid = session_id(call.fmt, call.headers, call.body, call.raw)
         model = normalise_model(route.upstream_model)
         provider = route.provider or (route.routable[0]["provider"] if route.routable else "any")
-        trace = Trace(sid.value, sid.source, model, [a["id"] for a in route.candidates])
+        trace = Trace(call.request_id, sid.value, sid.source, model, [a["id"] for a in route.candidates])
         return Plan(
             sid.value, model, provider, request_type(route.upstream_model, call.body.get("tools")), trace
         )
@@ -120,7 +124,7 @@ class Relay:
     async def _attempts(self, call: ClientCall, route: Route) -> Outcome:
         settings = self._settings()
         candidates = route.routable
-        budget = min(int(settings.get("routing.max_attempts")), len(candidates) + 1)
+        budget = self.guard.budget(min(int(settings.get("routing.max_attempts")), len(candidates) + 1))
         plan = self._plan(call, route)
         last: AttemptFailed | None = None
         again: tuple[dict[str, Any], str] | None = None
@@ -145,30 +149,25 @@ class Relay:
             account, step = chosen
             plan.tried.add(account["id"])
             entry = plan.trace.attempt(account["id"], step)
+            refusal = self.guard.acquire(account["id"])
+            if refusal is not None:  # a refusal consumes the attempt without calling the provider
+                entry.update(status=429, outcome=f"guard_refused: {refusal}")
+                last = AttemptFailed(ErrorInfo("rate_limited", 429, refusal))
+                continue
             try:
                 outcome = await self._attempt(settings, call, route, account)
             except AttemptFailed as failed:
                 last = failed
                 entry.update(status=failed.status, outcome="network_error" if failed.network else "failed")
-                self._record_failure(settings, plan, account, failed)
-                if failed.signature_error and not call.strip_thinking:
-                    # Same account once more, thinking signatures stripped (routing.md §10.2).
-                    call.strip_thinking = True
-                    again = (account, "signature_retry")
-                    await asyncio.sleep(0.2)
-                    continue
-                delay = _delay_ms(settings, failed, attempt)
-                more = attempt + 1 < budget and (
-                    any(a["id"] not in plan.tried for a in candidates)
-                    or (len(candidates) == 1 and (failed.network or failed.status in _RETRY_SAME))
+                go_on, again = await self._after_failure(
+                    settings, call, plan, account, failed, budget, candidates
                 )
-                if delay is None or not more:  # never wait out a backoff with nothing left to try
+                if not go_on:
                     break
-                if delay:
-                    await asyncio.sleep(delay / 1000)
                 continue
             entry.update(status=outcome.status, outcome="ok")
             self.state.succeeded(account["id"])
+            self._release_when_done(outcome, account["id"])
             outcome.headers["x-mapped-model"] = route.upstream_model
             interval = float(settings.get("protocols.ping_interval_seconds"))
             if outcome.chunks is not None and interval > 0:
@@ -177,10 +176,60 @@ class Relay:
         assert last is not None
         return self._traced(error_outcome(call, _final(last, budget), route), plan)
 
-    @staticmethod
-    def _traced(outcome: Outcome, plan: Plan) -> Outcome:
+    async def _after_failure(
+        self,
+        settings: Settings,
+        call: ClientCall,
+        plan: Plan,
+        account: dict[str, Any],
+        failed: AttemptFailed,
+        budget: int,
+        candidates: list[dict[str, Any]],
+    ) -> tuple[bool, tuple[dict[str, Any], str] | None]:
+        """Record a failed attempt and wait as §10.2 says: (try again?, same account next?)."""
+        self.guard.release(account["id"])
+        self.guard.risk(account["id"], failed.status)
+        self._record_failure(settings, plan, account, failed)
+        if failed.signature_error and not call.strip_thinking:
+            # Same account once more, thinking signatures stripped (routing.md §10.2).
+            call.strip_thinking = True
+            await asyncio.sleep(0.2)
+            return True, (account, "signature_retry")
+        delay = _delay_ms(settings, failed, plan.attempt)
+        more = plan.attempt + 1 < budget and (
+            any(a["id"] not in plan.tried for a in candidates)
+            or (len(candidates) == 1 and (failed.network or failed.status in _RETRY_SAME))
+        )
+        if delay is None or not more:  # never wait out a backoff with nothing left to try
+            return False, None
+        if delay:
+            await asyncio.sleep(delay / 1000)
+        return True, None
+
+    def _traced(self, outcome: Outcome, plan: Plan) -> Outcome:
         outcome.trace = plan.trace.to_dict()
+        if self.on_trace is not None:
+            self.on_trace(outcome.trace)
         return outcome
+
+    def _release_when_done(self, outcome: Outcome, account_id: str) -> None:
+        """The guard's in-flight slot is held until the body is done (streams: to the end)."""
+        if outcome.chunks is None:
+            self.guard.release(account_id)
+            return
+        chunks = outcome.chunks
+
+        async def release_at_end() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in chunks:
+                    yield chunk
+            finally:
+                self.guard.release(account_id)
+                close = getattr(chunks, "aclose", None)
+                if close is not None:
+                    await close()
+
+        outcome.chunks = release_at_end()
 
     def _record_failure(
         self, settings: Settings, plan: Plan, account: dict[str, Any], failed: AttemptFailed

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from gephyr_core.config import Settings
 from gephyr_core.relay.bindings import Bindings
+from gephyr_core.relay.compliance import ComplianceGuard
 from gephyr_core.relay.state import MemoryState
 from gephyr_core.store import bindings as table
 from gephyr_core.store.db import Store
+
+TRACES_KEPT = 2000
 
 
 class SchedulingRuntime:
@@ -27,6 +31,8 @@ class SchedulingRuntime:
         self._settings = settings
         self.state = MemoryState()
         self.bindings = Bindings(int(settings().get("routing.max_session_bindings")))
+        self.guard = ComplianceGuard(settings)
+        self.traces: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._swept = self._expired = time.monotonic()
 
     def restore(self, accounts: list[dict[str, Any]], routable: Callable[[dict[str, Any]], bool]) -> int:
@@ -46,6 +52,14 @@ class SchedulingRuntime:
         for account_id in {b.account_id for b in self.bindings.all()} - ok:
             self.bindings.drop_account(account_id)
             self.state.clear(account_id)
+
+    def record_trace(self, trace: dict[str, Any]) -> None:
+        """Keep the decision trace of the last requests (until request logs store them)."""
+        request_id = str(trace.get("request_id") or "")
+        if request_id:
+            self.traces[request_id] = trace
+            while len(self.traces) > TRACES_KEPT:
+                self.traces.popitem(last=False)
 
     async def tick(self) -> None:
         """Sweeps and the persistence flush (called about every second)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 @dataclass
 class Trace:
+    request_id: str = ""
     session_id: str | None = None
     session_source: str = "none"
     model: str = ""
@@ -25,6 +26,7 @@ class Trace:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "request_id": self.request_id,
             "session_id": self.session_id,
             "session_source": self.session_source,
             "model": self.model,

@@ -48,7 +48,8 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
     """Build the application around a prepared runtime; the lifespan runs the watchers."""
 
     relay = Relay(lambda: rt.settings, lambda: rt.accounts, rt.ctx.box.decrypt,
-                  state=rt.scheduling.state, bindings=rt.scheduling.bindings)
+                  state=rt.scheduling.state, bindings=rt.scheduling.bindings, guard=rt.scheduling.guard)
+    relay.on_trace = rt.scheduling.record_trace
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

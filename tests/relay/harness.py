@@ -85,3 +85,26 @@ def relay_all(relay_server: RelayServer) -> RelayServer:
     for provider in ("openai", "anthropic", "gemini"):
         relay_server.add_account(provider, label=provider)
     return relay_server
+
+
+KEY_B = "sk-emu-openai-0002"
+
+
+@pytest.fixture
+def two(relay_server: RelayServer) -> RelayServer:
+    """A relay with two openai accounts, `a` (the emulator's first key) and `b`."""
+    relay_server.emulators["openai"].api_keys.add(KEY_B)
+    relay_server.add_account("openai", label="a", models=["gpt-*"])
+    relay_server.add_account("openai", label="b", models=["gpt-*"], api_key=KEY_B)
+    return relay_server
+
+
+def ask(relay: RelayServer, model: str = "gpt-4o", session: str | None = "conv-1") -> Any:
+    """One chat request, with an x-session-id unless `session` is None."""
+    import httpx
+
+    headers = {"authorization": f"Bearer {relay.api_key}"}
+    if session:
+        headers["x-session-id"] = session
+    body = {"model": model, "messages": [{"role": "user", "content": "hello there friend"}]}
+    return httpx.post(relay.url + "/v1/chat/completions", json=body, headers=headers, timeout=30)

@@ -9,25 +9,7 @@ import pytest
 
 from tests.emulators import openai_api
 from tests.emulators.script import Error
-from tests.relay.harness import RelayServer
-
-KEY_B = "sk-emu-openai-0002"
-
-
-@pytest.fixture
-def two(relay_server: RelayServer) -> RelayServer:
-    relay_server.emulators["openai"].api_keys.add(KEY_B)
-    relay_server.add_account("openai", label="a", models=["gpt-*"])
-    relay_server.add_account("openai", label="b", models=["gpt-*"], api_key=KEY_B)
-    return relay_server
-
-
-def ask(relay: RelayServer, model: str = "gpt-4o", session: str | None = "conv-1") -> httpx.Response:
-    headers = {"authorization": f"Bearer {relay.api_key}"}
-    if session:
-        headers["x-session-id"] = session
-    body = {"model": model, "messages": [{"role": "user", "content": "hello there friend"}]}
-    return httpx.post(relay.url + "/v1/chat/completions", json=body, headers=headers, timeout=30)
+from tests.relay.harness import KEY_B, RelayServer, ask
 
 
 def served_by(relay: RelayServer) -> str:
