@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from gephyr_cli.commands._accounts_view import account_detail, account_table
+from gephyr_cli.commands._profile import app as profile_app
 from gephyr_cli.output import ExitCode, fail
 from gephyr_cli.state import CliState, get_state
 
@@ -278,3 +279,17 @@ def import_(
             st.out.console.print(f"  #{f['index']} {f.get('label') or ''}: {f['error']}")
 
     st.out.show(data, human)
+
+
+@app.command()
+def models(ctx: typer.Context, account: RefArg) -> None:
+    """Fetch the provider's model list for an account (feeds /v1/models).
+
+    Example: gephyr accounts models team-a
+    """
+    st = get_state(ctx)
+    data = st.call("accounts.fetch_models", id=resolve(st, account)["id"])
+    st.out.show(data, lambda d: st.out.console.print("\n".join(d["models"]) or "(no models)", markup=False))
+
+
+app.add_typer(profile_app, name="profile")

@@ -140,3 +140,71 @@ def validate(ctx: typer.Context) -> None:
             st.out.console.print("config.toml is valid")
     if problems:
         raise typer.Exit(int(ExitCode.USAGE))
+
+
+@app.command("rotate-key")
+def rotate_key(ctx: typer.Context) -> None:
+    """Generate a new relay API key (shown once; clients need the new key at once).
+
+    Example: gephyr config rotate-key
+    """
+    st = get_state(ctx)
+    data = st.call("config.rotate_api_key")
+
+    def human(d: dict[str, Any]) -> None:
+        st.out.console.print(d["api_key"], markup=False)
+        st.out.hint(d["message"] + " (the key is shown once)")
+
+    st.out.show(data, human)
+
+
+@app.command("request-timeout")
+def request_timeout(
+    ctx: typer.Context,
+    seconds: Annotated[int | None, typer.Argument(help="New timeout in seconds (1-600).")] = None,
+) -> None:
+    """Show or set the upstream request timeout.
+
+    Example: gephyr config request-timeout 300
+    """
+    st = get_state(ctx)
+    if seconds is None:
+        data = st.call("config.request_timeout")
+    else:
+        data = st.call("config.set_request_timeout", request_timeout=seconds)
+    keys = ("request_timeout", "effective_request_timeout")
+    st.out.show(data, lambda d: st.out.pairs((k, d[k]) for k in keys))
+
+
+@app.command()
+def apply(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="A TOML or JSON file with the keys to change.")],
+) -> None:
+    """Merge a partial config document from a file (validated as a whole, all or nothing).
+
+    Example: gephyr config apply team.toml
+    """
+    from pathlib import Path
+
+    st = get_state(ctx)
+    try:
+        text = Path(file).read_text()
+        if file.endswith(".json"):
+            patch = json.loads(text)
+        else:
+            import tomlkit
+
+            patch = tomlkit.parse(text).unwrap()
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read {file}: {exc}", ExitCode.USAGE) from None
+    if not isinstance(patch, dict):
+        raise fail(f"{file} must hold a table / object", ExitCode.USAGE)
+    data = st.call("config.save", config=patch)
+
+    def human(d: dict[str, Any]) -> None:
+        st.out.console.print(d["message"], markup=False)
+        for w in d["warnings"]:
+            st.out.hint(f"warning: {w}")
+
+    st.out.show(data, human)

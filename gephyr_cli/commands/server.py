@@ -64,3 +64,44 @@ def doctor(ctx: typer.Context) -> None:
             st.out.console.print(f"warning: {w}", markup=False)
 
     st.out.show(data, human)
+
+
+@app.command("outbound-policy")
+def outbound_policy(ctx: typer.Context) -> None:
+    """Show the effective outbound header policy (what reaches each provider).
+
+    Example: gephyr server outbound-policy --json
+    """
+    st = get_state(ctx)
+    data = st.call("server.outbound_policy")
+
+    def human(d: dict) -> None:
+        for provider, p in d["providers"].items():
+            st.out.console.print(f"{provider}:", markup=False)
+            st.out.pairs((k, v) for k, v in p.items())
+        redaction = [(f"redaction {k}", v) for k, v in d["debug_redaction"].items()]
+        st.out.pairs([*d["header_profiles"].items(), *redaction])
+
+    st.out.show(data, human)
+
+
+@app.command()
+def start(ctx: typer.Context) -> None:
+    """Serve the public routes again after a stop (needs a server).
+
+    Example: gephyr server start
+    """
+    st = get_state(ctx)
+    st.out.show(st.call("server.start"), lambda d: st.out.console.print("relay serving"))
+
+
+@app.command()
+def stop(ctx: typer.Context) -> None:
+    """Stop serving the public routes (503 service_disabled); the admin API stays up (needs a server).
+
+    Example: gephyr server stop
+    """
+    st = get_state(ctx)
+    data = st.call("server.stop")
+    text = "relay stopped" + ("; the server is shutting down" if data.get("shutting_down") else "")
+    st.out.show(data, lambda d: st.out.console.print(text))

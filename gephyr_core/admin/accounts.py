@@ -70,7 +70,7 @@ def add(
     if bool(api_key) == bool(refresh_token):
         raise BadRequest("give exactly one of apiKey or refreshToken")
     if refresh_token:
-        raise _oauth_unavailable(ctx)
+        return _add_oauth(ctx, provider, refresh_token, label, models)
     assert api_key is not None
     provider = check_provider(provider)
     settings = ctx.settings()
@@ -109,16 +109,18 @@ def add(
     return Reply(data, status=201 if created else 200)
 
 
-def _oauth_unavailable(ctx: AdminContext) -> GephyrError:
-    if not ctx.settings().get("oauth.client_id"):
-        return GephyrError(
-            "OAuth is not configured: set oauth.client_id (or OAUTH_CLIENT_ID)",
-            code="oauth.not_configured",
-        )
-    return GephyrError(
-        "linking accounts by refresh token needs the OAuth module, which is not built yet",
-        code="bad_request",
-    )
+def _add_oauth(
+    ctx: AdminContext, provider: str | None, refresh_token: str, label: str | None, models: list[str] | None
+) -> Reply:
+    """Link by refresh token: refreshed and identity-verified first (accounts.md §7.1)."""
+    from gephyr_core.oauth.link import Linker
+
+    if provider not in (None, "gemini"):
+        raise BadRequest("a refresh token links a gemini account (omit provider or use gemini)")
+    linker = Linker(ctx.store, ctx.box, ctx.settings, actor=ctx.actor)
+    account_id, created = linker.link_refresh_token(refresh_token, label, models)
+    ctx.records_changed()
+    return Reply(view(ctx, _row(ctx, account_id)), status=201 if created else 200)
 
 
 @operation("accounts.update", "PATCH", "/api/accounts/{id}")
@@ -221,19 +223,18 @@ def toggle_proxy(ctx: AdminContext, id: str, enable: bool, reason: str | None = 
 def _signout_one(
     ctx: AdminContext, row: dict[str, Any], revoke_remote: bool, delete_local: bool
 ) -> dict[str, Any]:
+    revoked = False
     if revoke_remote and row["credential_kind"] == "oauth" and row.get("secret"):
-        raise GephyrError(
-            "revoking an OAuth token needs the OAuth module, which is not built yet;"
-            " sign out with revokeRemote=false (--no-revoke)",
-            code="bad_request",
-        )
+        from gephyr_core.oauth.link import revoke_account
+
+        revoked = revoke_account(ctx.settings(), ctx.box, row)  # a failure aborts before any change
     service.sign_out(ctx.store, row["id"])
     if delete_local:
         service.delete(ctx.store, [row["id"]])
     return {
         "success": True,
         "account_id": row["id"],
-        "revoked_remote": False,
+        "revoked_remote": revoked,
         "local_cleared": True,
         "disabled": True,
         "deleted": delete_local,

@@ -21,9 +21,19 @@ def get_config(ctx: AdminContext) -> dict[str, Any]:
     return redact(ctx.config.persisted())
 
 
+def _has_null(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_null(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_null(v) for v in value)
+    return value is None
+
+
 def _merge_into(doc: Any, posted: Mapping[str, Any], prefix: str, warnings: list[str]) -> None:
     for key, value in posted.items():
         path = f"{prefix}{key}"
+        if _has_null(value):  # TOML has no null: refuse it instead of failing to write the file
+            raise BadRequest(f"{path}: null is not a config value")
         if isinstance(value, Mapping) and path not in REPLACED_PATHS:
             if key not in doc or not isinstance(doc[key], Mapping):
                 set_path(doc, key, {})
@@ -91,3 +101,50 @@ def reveal(ctx: AdminContext, key: str) -> Any:
     if field and isinstance(value, str):
         value = ctx.box.decrypt(field, value)
     return value
+
+
+def _scoped_reply(ctx: AdminContext, patch: dict[str, Any], what: str) -> dict[str, Any]:
+    result = save_patch(ctx, patch)
+    result.pop("changed")
+    result.pop("warnings")
+    result["message"] = f"{what} saved" if result["message"] != "no change" else f"{what} unchanged"
+    return result
+
+
+@operation("config.rotate_api_key", "POST", "/api/proxy/api-key/generate")
+def rotate_api_key(ctx: AdminContext) -> dict[str, Any]:
+    """Generate a new relay API key, save it and apply it (the only response showing it)."""
+    from gephyr_core.config.document import new_api_key
+    from gephyr_core.config.overlay import env_lookup
+
+    key = new_api_key()
+    result = _scoped_reply(ctx, {"auth": {"api_key": key}}, "new relay API key")
+    overlay = env_lookup(ctx.env, "API_KEY")
+    if overlay is not None:
+        result["message"] += f"; {overlay[0]} is set and still wins until it is removed"
+    result["api_key"] = key
+    return result
+
+
+def _timeouts(ctx: AdminContext) -> dict[str, Any]:
+    value = int(ctx.config.persisted()["server"]["request_timeout"])
+    effective = int(ctx.settings().get("server.request_timeout"))
+    return {"request_timeout": value, "effective_request_timeout": max(5, effective)}
+
+
+@operation("config.request_timeout", "GET", "/api/proxy/request-timeout")
+def get_request_timeout(ctx: AdminContext) -> dict[str, Any]:
+    """The upstream request timeout in seconds, persisted and effective (at least 5)."""
+    return _timeouts(ctx)
+
+
+@operation(
+    "config.set_request_timeout",
+    "POST",
+    "/api/proxy/request-timeout",
+    aliases={"request_timeout": ("requestTimeoutSeconds", "request_timeout_seconds")},
+)
+def set_request_timeout(ctx: AdminContext, request_timeout: int) -> dict[str, Any]:
+    """Set the upstream request timeout in seconds (validated, applied to the next request)."""
+    result = _scoped_reply(ctx, {"server": {"request_timeout": request_timeout}}, "request timeout")
+    return {**result, **_timeouts(ctx)}

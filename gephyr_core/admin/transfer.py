@@ -119,11 +119,17 @@ def _report(ctx: AdminContext, entries: list[Any], importer: Any) -> dict[str, A
     }
 
 
-def _legacy_unavailable(entry: Any) -> tuple[str, bool]:
-    raise GephyrError(
-        "refresh-token entries need the OAuth module, which is not built yet",
-        code="oauth.not_configured",
-    )
+def _legacy_importer(ctx: AdminContext) -> Any:
+    """Each legacy entry is refreshed and identity-verified before its upsert (accounts.md §7.4)."""
+    from gephyr_core.oauth.link import Linker
+
+    linker = Linker(ctx.store, ctx.box, ctx.settings, actor=ctx.actor)
+
+    def one(entry: dict[str, Any]) -> tuple[str, bool]:
+        label = entry.get("label") if isinstance(entry.get("label"), str) else None
+        return linker.link_refresh_token(str(entry["refresh_token"]), label)
+
+    return one
 
 
 @operation("accounts.import", "POST", "/api/accounts/import")
@@ -140,7 +146,7 @@ def import_accounts(ctx: AdminContext, body: Any) -> dict[str, Any]:
         and entries
         and all(isinstance(e, dict) and e.get("refresh_token") and not e.get("provider") for e in entries)
     ):
-        return _report(ctx, entries, _legacy_unavailable)
+        return _report(ctx, entries, _legacy_importer(ctx))
     raise UnsupportedFormat(
         "unrecognised import file: expected a gephyr-accounts export or {accounts:[{email, refresh_token}]}"
     )

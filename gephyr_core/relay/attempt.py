@@ -84,6 +84,7 @@ class Attempter:
             str(settings.get("providers.anthropic.anthropic_version")),
             fast,
             cred.account.get("profile_headers"),
+            bool(settings.get("debug_logging.log_outbound_headers")),
         )
 
     # -- fast path -------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gephyr_core.config import Settings
 from gephyr_core.errors import GephyrError
@@ -26,6 +26,9 @@ from gephyr_core.relay.upstream import Credential
 from gephyr_core.wire import ErrorInfo, WireError, estimate_tokens
 from gephyr_core.wire.errors import render_error, retry_after_headers
 from gephyr_core.wire.jsonx import dumpb
+
+if TYPE_CHECKING:
+    from gephyr_core.oauth.relay import RelayTokens
 
 _RETRY_SAME = {500, 502, 503, 504, 529}
 
@@ -55,16 +58,18 @@ class Relay:
         self.pool = ClientPool()
         self.attempter = Attempter(self.pool)
         self._secrets: dict[str, str] = {}
+        self.oauth: RelayTokens | None = None  # set by the server: OAuth access-token refresh
 
     async def aclose(self) -> None:
         await self.pool.aclose()
 
     def credential(self, account: dict[str, Any]) -> Credential:
-        """The account with its secret decrypted (cached by ciphertext)."""
-        stored = str(account.get("secret") or "")
+        """The account with its secret (an OAuth account's access token) decrypted, cached by ciphertext."""
+        field = "access_token" if account.get("credential_kind") == "oauth" else "secret"
+        stored = str(account.get(field) or "")
         secret = self._secrets.get(stored)
         if secret is None:
-            secret = self._decrypt("account.secret", stored)
+            secret = self._decrypt(f"account.{field}", stored)
             self._secrets[stored] = secret
         return Credential(account, secret)
 
@@ -254,6 +259,8 @@ class Relay:
     async def _attempt(
         self, settings: Settings, call: ClientCall, route: Route, account: dict[str, Any]
     ) -> Outcome:
+        if self.oauth is not None and account.get("credential_kind") == "oauth":
+            await self.oauth.ensure(account)  # refresh inside the window; AttemptFailed on failure
         try:
             cred = self.credential(account)
         except GephyrError as exc:

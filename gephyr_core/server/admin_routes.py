@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +17,8 @@ from gephyr_core.errors import BadRequest, GephyrError, NotFound, Unauthorized
 from gephyr_core.server.auth import is_loopback_peer, presented_secret, secret_equals
 from gephyr_core.server.runtime import ServerRuntime
 
+log = logging.getLogger("gephyr.server")
+
 
 def error_response(exc: GephyrError) -> JSONResponse:
     """The admin API error body with the error's status."""
@@ -23,7 +26,7 @@ def error_response(exc: GephyrError) -> JSONResponse:
 
 
 def authenticate(rt: ServerRuntime, request: Request) -> str:
-    """The admin actor for this request, or 404 (API off) / 401 (bad credential)."""
+    """The admin actor for this request, or 404 (API off) / 429 (locked out) / 401 (bad credential)."""
     token = request.headers.get("x-gephyr-local-token")
     if token is not None and is_loopback_peer(request) and secret_equals(token, rt.local_token):
         user = request.headers.get("x-gephyr-actor", "")[:64]
@@ -31,14 +34,35 @@ def authenticate(rt: ServerRuntime, request: Request) -> str:
     settings = rt.settings
     if not settings.get("admin.enabled"):
         raise NotFound("not found")
+    ip = client_ip(rt, request)
+    rt.security.lockout.check(ip)
     secret = presented_secret(request)
     password = settings.get("auth.admin_password")
+    actor = None
     if password:
         if secret_equals(secret, password):
-            return "admin_password"
+            actor = "admin_password"
     elif not settings.lan and secret_equals(secret, settings.get("auth.api_key")):
-        return "api_key"
+        actor = "api_key"
+    if actor is not None:
+        rt.security.lockout.success(ip)
+        return actor
+    if rt.security.lockout.failure(ip, rt.security.policy.lockout):
+        lockout_engaged(rt, ip, request)
     raise Unauthorized("missing or wrong admin credential")
+
+
+def client_ip(rt: ServerRuntime, request: Request) -> str | None:
+    """The client IP after trusted proxies (security.md §7)."""
+    return rt.security.client_ip(request.client.host if request.client else None, request.headers)
+
+
+def lockout_engaged(rt: ServerRuntime, ip: str | None, request: Request) -> None:
+    """Log and audit (`admin.lockout`) a lockout that just started."""
+    seconds = rt.security.policy.lockout.lockout_seconds
+    log.warning("admin lockout: %s locked for %d s after repeated failed logins", ip, seconds)
+    rid = request.scope.get("state", {}).get("request_id")
+    rt.security.writer.audit("system", "admin.lockout", ip, {"lockout_seconds": seconds}, ip, rid)
 
 
 async def read_json(request: Request, limit: int) -> Any:
@@ -57,7 +81,7 @@ async def read_json(request: Request, limit: int) -> Any:
         return None
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
         raise BadRequest(f"malformed JSON body: {exc}") from exc
 
 
@@ -76,7 +100,7 @@ def _endpoint(op: Operation, rt: ServerRuntime) -> Any:
                 runtime=rt,
                 actor=actor,
                 request_id=request.scope.get("state", {}).get("request_id"),
-                client_ip=request.client.host if request.client else None,
+                client_ip=client_ip(rt, request),
             )
             # Share the server's open store, key and config objects.
             ctx.__dict__.update(

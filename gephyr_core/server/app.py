@@ -8,14 +8,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from gephyr_core import __version__
 from gephyr_core.errors import GephyrError
 from gephyr_core.relay.pipeline import Relay
+from gephyr_core.security.cors import Cors
+from gephyr_core.security.guard import PublicGuard
 from gephyr_core.server.admin_routes import admin_routes, api_not_found, error_response
 from gephyr_core.server.middleware import RequestIds
 from gephyr_core.server.public_routes import public_routes
@@ -37,6 +41,14 @@ async def internal_status(request: Request) -> Response:
     )
 
 
+async def auth_callback(request: Request) -> Response:
+    """The web flow's OAuth redirect target (oauth.md §5): no credential, always an HTML page."""
+    rt: ServerRuntime = request.app.state.runtime
+    params = {k: v for k, v in request.query_params.items()}
+    page = await run_in_threadpool(rt.oauth.flows.callback_page, params)
+    return HTMLResponse(page, headers={"cache-control": "no-store"})
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "bad_request"}.get(exc.status_code, "bad_request")
@@ -50,29 +62,48 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
     relay = Relay(lambda: rt.settings, lambda: rt.accounts, rt.ctx.box.decrypt,
                   state=rt.scheduling.state, bindings=rt.scheduling.bindings, guard=rt.scheduling.guard)
     relay.on_trace = rt.scheduling.record_trace
+    relay.oauth = rt.oauth.relay
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         watcher = asyncio.create_task(rt.watch(watch_interval), name="gephyr-watch")
+        writer = asyncio.create_task(rt.security.run(), name="gephyr-security-writer")
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in (watcher, writer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await rt.security.final_flush()
             await rt.scheduling.flush()
             await relay.aclose()
+            await asyncio.to_thread(rt.oauth.close)
 
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/", head_root, methods=["HEAD"]),
         Route("/internal/health", health, methods=["GET"]),
         Route("/internal/status", internal_status, methods=["GET"]),
+        Route("/auth/callback", auth_callback, methods=["GET"]),
         *public_routes(bool(rt.settings.get("server.disable_prompt_routes"))),
         *admin_routes(rt),
         Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
+    # Layers outermost first (security.md §1): request ids → CORS → the public guard
+    # (service status, body limit, IP filter, auth); the admin gate, lockout and auth run
+    # in the /api routes.
+    policy = rt.security
+    middleware = [
+        Middleware(Cors, policy=lambda: (policy.policy.cors_mode, policy.policy.cors_origins)),
+        Middleware(PublicGuard, rt=rt),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=middleware,
+        exception_handlers={HTTPException: _http_error},
+    )
     app.state.runtime = rt
     app.state.relay = relay
     return RequestIds(app)

@@ -14,7 +14,6 @@ from gephyr_core.relay import catalogue
 from gephyr_core.relay.call import ClientCall, Outcome
 from gephyr_core.relay.pipeline import Relay, error_outcome
 from gephyr_core.relay.routes import RouteError
-from gephyr_core.server.auth import presented_secret, secret_equals
 from gephyr_core.server.runtime import ServerRuntime
 from gephyr_core.wire import ErrorInfo
 from gephyr_core.wire.errors import render_error
@@ -46,10 +45,9 @@ def _request_id(request: Request) -> str:
 
 
 def _check_auth(rt: ServerRuntime, request: Request) -> None:
-    settings = rt.settings
-    if settings.get("auth.mode") == "off":
-        return
-    if not secret_equals(presented_secret(request), settings.get("auth.api_key")):
+    # The public guard (security/guard.py) authenticates before routing and leaves the
+    # principal in the request state; without one the request did not pass it: refuse.
+    if request.scope.get("state", {}).get("principal") is None:
         raise Refused(ErrorInfo("authentication", 401, "missing or invalid API key"),
                       {"www-authenticate": "Bearer"})
 
@@ -66,7 +64,7 @@ async def _body(rt: ServerRuntime, request: Request) -> tuple[dict[str, Any], by
             raise Refused(ErrorInfo("too_large", 413, f"request body is larger than {limit} bytes"))
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
         raise Refused(ErrorInfo("invalid_request", 400, f"request body is not valid JSON: {exc}")) from exc
     if not isinstance(body, dict):
         raise Refused(ErrorInfo("invalid_request", 400, "request body must be a JSON object"))
@@ -103,6 +101,7 @@ async def _generate(request: Request, fmt: str, action: str = "generate", model:
         gemini_sse=request.query_params.get("alt") == "sse",
         completions_default_max_tokens=int(rt.settings.get("protocols.completions_default_max_tokens")),
     )
+    request.scope["state"]["model"] = call.model  # for user-token usage rows
     if not isinstance(call.model, str):
         return _respond(error_outcome(call, ErrorInfo("invalid_request", 400, "model is required")))
     outcome = await (relay.count(call) if action == "count" else relay.handle(call))

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gephyr_core import __version__
@@ -19,8 +19,11 @@ from gephyr_core.accounts.view import routable
 from gephyr_core.admin.context import AdminContext
 from gephyr_core.config import Settings
 from gephyr_core.errors import GephyrError
+from gephyr_core.oauth.runtime import OAuthRuntime
 from gephyr_core.relay.scheduling_runtime import SchedulingRuntime
+from gephyr_core.security.state import SecurityState
 from gephyr_core.store import accounts as table
+from gephyr_core.store.profiles import current_headers
 
 log = logging.getLogger("gephyr.server")
 
@@ -36,6 +39,14 @@ class ServerRuntime:
         self.started_at = time.time()
         self.port = int(settings.get("server.port"))
         self.running = bool(settings.get("server.auto_start"))
+        # Set by `gephyr serve` to begin a graceful shutdown (POST /api/proxy/stop).
+        self.shutdown_hook: Callable[[], None] | None = None
+        self.security = SecurityState(ctx.store, lambda: self._settings)
+        if not self.running:
+            log.warning("the relay starts stopped (server.auto_start = false): run `gephyr server start`")
+        if settings.get("admin.enabled") and not settings.get("auth.admin_password"):
+            log.warning("the admin API accepts the relay API key: set auth.admin_password")
+        self.oauth = OAuthRuntime(ctx.store, ctx.box, lambda: self._settings)
         self.accounts: list[dict[str, Any]] = []
         self.scheduling = SchedulingRuntime(ctx.store, lambda: self._settings)
         self.last_reload_error: str | None = None
@@ -54,6 +65,7 @@ class ServerRuntime:
     # -- Runtime protocol ------------------------------------------------------------------
     def records_changed(self) -> None:
         self.reload_accounts()
+        self.security.reload()
 
     def config_changed(self) -> None:
         self.reload_config()
@@ -73,9 +85,13 @@ class ServerRuntime:
     def reload_accounts(self) -> None:
         """Re-read the account records (the in-memory pool the relay routes over)."""
         self._counter = self.ctx.store.change_counter()
-        self.accounts = table.list_accounts(self.ctx.store)
+        accounts = table.list_accounts(self.ctx.store)
+        profiles = current_headers(self.ctx.store)
+        for account in accounts:
+            account["profile_headers"] = profiles.get(account["id"])
+        self.accounts = accounts
         if hasattr(self, "scheduling"):  # bindings of accounts that left routing go with them
-            self.scheduling.accounts_changed(self.accounts, routable)
+            self.scheduling.accounts_changed(accounts, routable)
 
     def reload_config(self) -> None:
         """Re-read config.toml; an invalid file keeps the running config and records why."""
@@ -101,6 +117,7 @@ class ServerRuntime:
         counter = self.ctx.store.change_counter()
         if counter != self._counter:
             self.reload_accounts()
+            self.security.reload()
         try:
             stamp = self.ctx.config.stamp()
         except OSError:

@@ -123,6 +123,9 @@ def run(rt: ServerRuntime, announce: Callable[[str], None]) -> None:
         timeout_graceful_shutdown=int(settings.get("server.shutdown_drain_timeout")),
         lifespan="on",
         server_header=False,
+        # The client IP is Gephyr's call (auth.trusted_proxies, security.md §7): uvicorn
+        # must not rewrite the socket peer from X-Forwarded-For on its own.
+        proxy_headers=False,
     )
     server = _GracefulServer(config)
     import signal
@@ -131,6 +134,7 @@ def run(rt: ServerRuntime, announce: Callable[[str], None]) -> None:
     # graceful shutdown, even while uvicorn is still starting.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, server.handle_exit)
+    rt.shutdown_hook = lambda: server.handle_exit(signal.SIGTERM, None)  # POST /api/proxy/stop
     write_server_json(rt.ctx.dd, rt.server_info(host))
     announce(f"gephyr serving on http://{host}:{rt.port} (data dir {rt.ctx.dd.root})")
     try:
