@@ -29,8 +29,10 @@ from gephyr_core.wire.jsonx import dumpb
 
 if TYPE_CHECKING:
     from gephyr_core.oauth.relay import RelayTokens
+    from gephyr_core.pool.router import EgressRouter
 
 _RETRY_SAME = {500, 502, 503, 504, 529}
+ROUTE_CACHE_SIZE = 4096
 
 
 class Relay:
@@ -55,10 +57,15 @@ class Relay:
         self.scheduler = Scheduler(self.state, self.bindings, settings)
         self.guard = guard if guard is not None else ComplianceGuard(settings)
         self.on_trace: Callable[[dict[str, Any]], None] | None = None
+        # called with every generation outcome before its body is sent (the monitor's hook)
+        self.on_outcome: Callable[[Outcome, bool], None] | None = None
         self.pool = ClientPool()
         self.attempter = Attempter(self.pool)
         self._secrets: dict[str, str] = {}
+        self._routes: dict[str, Route] = {}
+        self._route_source: tuple[Settings, list[dict[str, Any]]] | None = None
         self.oauth: RelayTokens | None = None  # set by the server: OAuth access-token refresh
+        self.egress: EgressRouter | None = None  # set by the server: the egress proxy pool
 
     async def aclose(self) -> None:
         await self.pool.aclose()
@@ -96,13 +103,35 @@ class Relay:
         return Outcome(200, {}, body=dumpb(body))
 
     def route(self, model: str) -> Route:
-        """Resolve a client model against the mapping and the current accounts."""
+        """Resolve a client model against the mapping and the current accounts.
+
+        Routes are cached per model while the settings and account list objects stay the
+        same (both are replaced, never mutated, on reload), so a request does not rescan
+        every account.
+        """
         settings = self._settings()
+        accounts = self._accounts()
+        source = self._route_source
+        if source is None or source[0] is not settings or source[1] is not accounts:
+            self._routes.clear()
+            self._route_source = (settings, accounts)
+        cached = self._routes.get(model) if isinstance(model, str) else None
+        if cached is not None:
+            return cached
         defaults = {p: settings.get(f"providers.{p}.models") for p in ("openai", "anthropic", "gemini")}
-        return resolve(settings.get("routing.mapping") or {}, self._accounts(), model, defaults)
+        route = resolve(settings.get("routing.mapping") or {}, accounts, model, defaults)
+        if len(self._routes) < ROUTE_CACHE_SIZE:
+            self._routes[model] = route
+        return route
 
     async def handle(self, call: ClientCall) -> Outcome:
         """Run a generation call and return what the client gets (errors in its protocol)."""
+        outcome = await self._handle(call)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome, call.stream)
+        return outcome
+
+    async def _handle(self, call: ClientCall) -> Outcome:
         try:
             route = self.route(call.model)
         except RouteError as exc:
@@ -265,9 +294,13 @@ class Relay:
             cred = self.credential(account)
         except GephyrError as exc:
             raise AttemptFailed(ErrorInfo("upstream_error", 500, exc.message)) from exc
-        if call.fast_path_for(cred.provider):
-            return await self.attempter.fast(settings, call, cred, route.upstream_model)
-        return await self.attempter.translated(settings, call, cred, route.upstream_model)
+        from gephyr_core.pool.lease import choose, hold
+
+        egress = await choose(self.egress, self.pool, account["id"])  # 503 AttemptFailed when fail-closed
+        run = self.attempter.fast if call.fast_path_for(cred.provider) else self.attempter.translated
+        return await hold(
+            self.egress, self.pool, egress, lambda: run(settings, call, cred, route.upstream_model, egress)
+        )
 
     async def count(self, call: ClientCall) -> Outcome:
         """count_tokens / countTokens: native on a same-family account, else an estimate."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,9 +39,9 @@ class Route:
     matched_rule: str
     candidates: tuple[dict[str, Any], ...] = field(default=())
 
-    @property
+    @functools.cached_property
     def routable(self) -> list[dict[str, Any]]:
-        """Candidates that may take traffic now."""
+        """Candidates that may take traffic now (computed once per route)."""
         return [a for a in self.candidates if routable(a)]
 
 

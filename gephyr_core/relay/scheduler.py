@@ -7,6 +7,7 @@ work is a pass over that route's candidates (never over all accounts).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,9 @@ class Scheduler:
         self, candidates: Sequence[dict[str, Any]], plan: Plan, settings: Settings, record: bool = False
     ) -> list[dict[str, Any]]:
         """Candidates not yet tried, not limited, not quota-protected (trace skips when asked)."""
+        if not plan.tried and not self.state.has_records() and not settings.get("quota_protection.enabled"):
+            return list(candidates)  # nothing can exclude anyone: skip the per-account checks
+        protection = bool(settings.get("quota_protection.enabled"))
         out = []
         for acc in candidates:
             aid = acc["id"]
@@ -86,7 +90,7 @@ class Scheduler:
                 why = {"reason": "already_attempted"}
             elif (rec := self.state.limited(aid, plan.model)) is not None:
                 why = {"reason": "limited", "limit_reason": rec.reason, "reset_time": int(rec.reset_time)}
-            elif self._protected(acc, plan.model, settings):
+            elif protection and plan.model in (acc.get("protected_models") or ()):
                 why = {"reason": "quota_protected"}
             if why is None:
                 out.append(acc)
@@ -209,10 +213,9 @@ class Scheduler:
     def _p2c(self, pool: list[dict[str, Any]], model: str) -> dict[str, Any]:
         if len(pool) == 1:
             return pool[0]
-        ranked = sorted(
-            pool, key=lambda a: (-percentage(a, model), -self.state.health(a["id"]), a["priority"])
-        )
-        top = ranked[: min(len(ranked), 5)]
+        health = self.state.health
+        # the five best by (share, health, priority): O(n log 5), not a full sort
+        top = heapq.nsmallest(5, pool, key=lambda a: (-percentage(a, model), -health(a["id"]), a["priority"]))
         first, second = self.rng.sample(top, 2)
         return second if percentage(second, model) > percentage(first, model) else first
 
