@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from gephyr_core.config import Settings
 from gephyr_core.errors import GephyrError
+from gephyr_core.relay.account_flags import AccountFlags, flags_for
 from gephyr_core.relay.attempt import Attempter
 from gephyr_core.relay.bindings import Bindings
 from gephyr_core.relay.call import AttemptFailed, ClientCall, Outcome
@@ -29,7 +30,6 @@ from gephyr_core.wire.jsonx import dumpb
 
 if TYPE_CHECKING:
     from gephyr_core.oauth.relay import RelayTokens
-    from gephyr_core.pool.router import EgressRouter
 
 _RETRY_SAME = {500, 502, 503, 504, 529}
 ROUTE_CACHE_SIZE = 4096
@@ -57,15 +57,13 @@ class Relay:
         self.scheduler = Scheduler(self.state, self.bindings, settings)
         self.guard = guard if guard is not None else ComplianceGuard(settings)
         self.on_trace: Callable[[dict[str, Any]], None] | None = None
-        # called with every generation outcome before its body is sent (the monitor's hook)
-        self.on_outcome: Callable[[Outcome, bool], None] | None = None
+        self.account_flags: AccountFlags | None = None  # set by the server
         self.pool = ClientPool()
         self.attempter = Attempter(self.pool)
         self._secrets: dict[str, str] = {}
         self._routes: dict[str, Route] = {}
         self._route_source: tuple[Settings, list[dict[str, Any]]] | None = None
         self.oauth: RelayTokens | None = None  # set by the server: OAuth access-token refresh
-        self.egress: EgressRouter | None = None  # set by the server: the egress proxy pool
 
     async def aclose(self) -> None:
         await self.pool.aclose()
@@ -126,12 +124,6 @@ class Relay:
 
     async def handle(self, call: ClientCall) -> Outcome:
         """Run a generation call and return what the client gets (errors in its protocol)."""
-        outcome = await self._handle(call)
-        if self.on_outcome is not None:
-            self.on_outcome(outcome, call.stream)
-        return outcome
-
-    async def _handle(self, call: ClientCall) -> Outcome:
         try:
             route = self.route(call.model)
         except RouteError as exc:
@@ -202,7 +194,7 @@ class Relay:
             entry.update(status=outcome.status, outcome="ok")
             self.state.succeeded(account["id"])
             self._release_when_done(outcome, account["id"])
-            outcome.headers["x-mapped-model"] = route.upstream_model
+            outcome.headers["x-mapped-model"] = header_safe(route.upstream_model)
             interval = float(settings.get("protocols.ping_interval_seconds"))
             if outcome.chunks is not None and interval > 0:
                 outcome.chunks = with_keepalive(outcome.chunks, call.fmt, interval)
@@ -273,6 +265,9 @@ class Relay:
         failures = self.state.failed(aid)
         if failed.status in (401, 403):
             self.bindings.drop_account(aid)
+            fields = flags_for(failed.status, failed.body, str(account.get("credential_kind") or "api_key"))
+            if fields is not None and self.account_flags is not None:
+                self.account_flags.apply(aid, fields)
         if failed.network or not settings.get("circuit_breaker.enabled"):
             return
         reason = reason_of(failed.status, failed.body)
@@ -294,13 +289,9 @@ class Relay:
             cred = self.credential(account)
         except GephyrError as exc:
             raise AttemptFailed(ErrorInfo("upstream_error", 500, exc.message)) from exc
-        from gephyr_core.pool.lease import choose, hold
-
-        egress = await choose(self.egress, self.pool, account["id"])  # 503 AttemptFailed when fail-closed
-        run = self.attempter.fast if call.fast_path_for(cred.provider) else self.attempter.translated
-        return await hold(
-            self.egress, self.pool, egress, lambda: run(settings, call, cred, route.upstream_model, egress)
-        )
+        if call.fast_path_for(cred.provider):
+            return await self.attempter.fast(settings, call, cred, route.upstream_model)
+        return await self.attempter.translated(settings, call, cred, route.upstream_model)
 
     async def count(self, call: ClientCall) -> Outcome:
         """count_tokens / countTokens: native on a same-family account, else an estimate."""
@@ -382,6 +373,15 @@ def _final(last: AttemptFailed, budget: int) -> ErrorInfo:
     return ErrorInfo(kind, status, message, info.retry_after, code)
 
 
+def header_safe(text: str) -> str:
+    """A header value from client text: printable ASCII kept, anything else percent-encoded."""
+    if text.isascii() and text.isprintable():
+        return text
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
 def error_outcome(call: ClientCall, info: ErrorInfo, route: Route | None = None) -> Outcome:
     """A pre-stream failure rendered in the client's error shape."""
     status, body = render_error(info, call.fmt, call.request_id)
@@ -389,5 +389,5 @@ def error_outcome(call: ClientCall, info: ErrorInfo, route: Route | None = None)
     if info.retry_after is not None:
         headers.update(retry_after_headers(math.ceil(info.retry_after), call.fmt))
     if route is not None:
-        headers["x-mapped-model"] = route.upstream_model
+        headers["x-mapped-model"] = header_safe(route.upstream_model)
     return Outcome(status, headers, body=dumpb(body))

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from gephyr_core import __version__
 from gephyr_core.errors import GephyrError
+from gephyr_core.relay.account_flags import AccountFlags
 from gephyr_core.relay.pipeline import Relay
 from gephyr_core.security.cors import Cors
 from gephyr_core.security.guard import PublicGuard
@@ -62,6 +63,8 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
     relay = Relay(lambda: rt.settings, lambda: rt.accounts, rt.ctx.box.decrypt,
                   state=rt.scheduling.state, bindings=rt.scheduling.bindings, guard=rt.scheduling.guard)
     relay.on_trace = rt.scheduling.record_trace
+    flags = AccountFlags(rt.ctx.store, lambda: rt.accounts, lambda new: setattr(rt, "accounts", new))
+    relay.account_flags = flags
     relay.oauth = rt.oauth.relay
 
     @contextlib.asynccontextmanager
@@ -77,6 +80,7 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
                     await task
             await rt.security.final_flush()
             await rt.scheduling.flush()
+            await flags.drain()
             await relay.aclose()
             await asyncio.to_thread(rt.oauth.close)
 

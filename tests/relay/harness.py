@@ -40,7 +40,19 @@ class RelayServer:
         return self.app.app.state.relay
 
     def reset_runtime(self) -> None:
-        """Forget rate-limit records, health, last use and bindings between tests."""
+        """Forget rate-limit records, health, last use, bindings and learned account flags."""
+        import time
+
+        flags = getattr(self.relay, "account_flags", None)
+        deadline = time.monotonic() + 5
+        while flags is not None and flags._tasks and time.monotonic() < deadline:
+            time.sleep(0.01)  # let flag writes of the previous test land before undoing them
+        with self.ctx.store.transaction(change=True) as db:
+            db.execute(
+                "UPDATE accounts SET forbidden = 0, forbidden_reason = NULL, forbidden_at = NULL,"
+                " validation_blocked = 0, validation_blocked_until = NULL, validation_blocked_reason = NULL"
+            )
+        self.ctx.records_changed()
         self.relay.state.reset()
         self.relay.bindings.clear()
 
