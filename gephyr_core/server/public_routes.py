@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from gephyr_core.relay import catalogue
+from gephyr_core.relay import catalogue, claude_code
 from gephyr_core.relay.call import ClientCall, Outcome
 from gephyr_core.relay.pipeline import Relay, error_outcome
 from gephyr_core.relay.routes import RouteError
@@ -93,6 +93,13 @@ async def _generate(request: Request, fmt: str, action: str = "generate", model:
         body, raw = await _body(rt, request)
     except Refused as exc:
         return _refusal(fmt, exc, rid)
+    extra: dict[str, str] = {}
+    if fmt == "anthropic" and action == "generate":
+        early = _claude_code(rt, body, extra)
+        if isinstance(early, Response):
+            return early
+        if early is not None:
+            body, raw = early, dumpb(early)
     call = ClientCall(
         fmt=fmt, action=action, body=body, raw=raw,  # type: ignore[arg-type]
         model=model if model is not None else body.get("model"),  # type: ignore[arg-type]
@@ -105,7 +112,25 @@ async def _generate(request: Request, fmt: str, action: str = "generate", model:
     if not isinstance(call.model, str):
         return _respond(error_outcome(call, ErrorInfo("invalid_request", 400, "model is required")))
     outcome = await (relay.count(call) if action == "count" else relay.handle(call))
+    outcome.headers.update(extra)
     return _respond(outcome)
+
+
+def _claude_code(
+    rt: ServerRuntime, body: dict[str, Any], extra: dict[str, str]
+) -> Response | dict[str, Any] | None:
+    """Warmup interception and background-task routing (routing.md §11), each behind its flag."""
+    settings = rt.settings
+    if settings.get("routing.intercept_warmup") and claude_code.is_warmup(body):
+        data, media = claude_code.warmup_reply(str(body.get("model") or ""), body.get("stream") is True)
+        return Response(data, media_type=media, headers={"x-warmup-intercepted": "true"})
+    if settings.get("routing.route_background_tasks"):
+        keywords = settings.get("routing.background_task_keywords") or []
+        rewritten = claude_code.background_rewrite(body, keywords, settings.get("routing.mapping") or {})
+        if rewritten is not None:
+            extra["x-background-task"] = "true"
+            return rewritten
+    return None
 
 
 async def chat(request: Request) -> Response:
