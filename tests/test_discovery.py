@@ -78,3 +78,17 @@ def test_cli_models_command(relay_server: RelayServer) -> None:
     assert signed_out["success"] is True
     result = cli("accounts", "models", "gem", env=env)
     assert result.exit_code == 2 and "signed out" in result.stderr
+
+
+def test_model_listing_carries_the_header_profile(relay_server: RelayServer) -> None:
+    from gephyr_core.admin import catalog, invoke
+
+    acc = relay_server.add_account("openai")
+    invoke(
+        relay_server.ctx,
+        catalog()["accounts.bind_header_profile"],
+        {"id": acc["id"], "headers": {"OpenAI-Organization": "org_listing"}},
+    )
+    invoke(relay_server.ctx, catalog()["accounts.fetch_models"], {"id": acc["id"]})
+    sent = relay_server.emulators["openai"].last_request
+    assert sent.path == "/v1/models" and sent.header("openai-organization") == "org_listing"

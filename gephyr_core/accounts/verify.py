@@ -23,6 +23,7 @@ def list_models(
     secret: str,
     anthropic_version: str,
     timeout: float = 15.0,
+    profile: dict[str, str] | None = None,
 ) -> ListModelsResult:
     """Call list-models; 401/403 → credential_invalid, other failures → upstream errors."""
     import httpx
@@ -31,6 +32,9 @@ def list_models(
 
     headers = auth_headers(provider, kind, secret, anthropic_version)
     headers["user-agent"] = f"gephyr/{__version__}"
+    for name, value in (profile or {}).items():  # the account's header profile, never over the credential
+        if name.lower() not in headers or name.lower() == "user-agent":
+            headers[name.lower()] = value
     try:
         with httpx.Client(timeout=timeout) as client:
             resp = client.get(list_models_url(provider, base_url), headers=headers)

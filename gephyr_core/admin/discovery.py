@@ -31,6 +31,7 @@ def fetch_models(ctx: AdminContext, id: str) -> dict[str, Any]:
         raise NotFound(f"account {id} not found")
     settings = ctx.settings()
     kind, secret = _secret(ctx, row)
+    profile = table.current_profile(ctx.store, id, row.get("header_profile_version"))
     found = list_models(
         row["provider"],
         kind,
@@ -38,6 +39,7 @@ def fetch_models(ctx: AdminContext, id: str) -> dict[str, Any]:
         secret,
         str(settings.get("providers.anthropic.anthropic_version")),
         timeout=max(5.0, float(settings.get("server.request_timeout"))),
+        profile=profile["headers"] if profile else None,
     )
     patterns = row["models"] or settings.get(f"providers.{row['provider']}.models")
     models = sorted(dict.fromkeys(filter_models(found.models, patterns)))
