@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +27,20 @@ def resolve(state: CliState, ref: str) -> dict[str, Any]:
     from gephyr_core.accounts.view import resolve_ref
 
     return resolve_ref(state.call("accounts.list")["accounts"], ref)
+
+
+@contextlib.contextmanager
+def progress(st: CliState, text: str) -> Iterator[None]:
+    """A transient Rich progress bar on stderr for a long call; silent with --json or off a TTY."""
+    import sys
+
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    enabled = not st.out.as_json and not st.out.quiet and sys.stderr.isatty()
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=st.out.err, transient=True, disable=not enabled) as bar:
+        bar.add_task(text, total=None)
+        yield
 
 
 @app.command("list")
@@ -62,8 +78,18 @@ def current(ctx: typer.Context) -> None:
 @app.command()
 def add(
     ctx: typer.Context,
-    provider: Annotated[str, typer.Option(help="openai, anthropic or gemini.")],
-    api_key: Annotated[str, typer.Option(help="The provider API key.", envvar="GEPHYR_ACCOUNT_API_KEY")],
+    provider: Annotated[
+        str | None, typer.Option(help="openai, anthropic or gemini (refresh tokens: gemini).")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="The provider API key.", envvar="GEPHYR_ACCOUNT_API_KEY")
+    ] = None,
+    refresh_token: Annotated[
+        str | None,
+        typer.Option(
+            help="An OAuth refresh token (links a gemini account).", envvar="GEPHYR_ACCOUNT_REFRESH_TOKEN"
+        ),
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="API base URL (default per provider).")] = None,
     label: Annotated[str | None, typer.Option(help="Operator name for the account.")] = None,
     email: Annotated[str | None, typer.Option(help="Email to record.")] = None,
@@ -74,15 +100,20 @@ def add(
         bool, typer.Option("--verify/--no-verify", help="Check the key with list-models.")
     ] = False,
 ) -> None:
-    """Add an API-key account (or update the one it matches).
+    """Add an account from an API key or an OAuth refresh token (or update the one it matches).
 
     Example: gephyr accounts add --provider anthropic --api-key sk-ant-... --label team-a
     """
     st = get_state(ctx)
+    if bool(api_key) == bool(refresh_token):
+        raise fail("give exactly one of --api-key or --refresh-token", ExitCode.USAGE)
+    if api_key and not provider:
+        raise fail("--provider is required with --api-key", ExitCode.USAGE)
     data = st.call(
         "accounts.add",
         provider=provider,
         api_key=api_key,
+        refresh_token=refresh_token,
         base_url=base_url,
         label=label,
         email=email,
@@ -212,7 +243,8 @@ def signout(
     if all_ == bool(account):
         raise fail("give an account or --all (not both)", ExitCode.USAGE)
     if all_:
-        data = st.call("accounts.signout_all", revoke_remote=revoke, delete_local=delete_)
+        with progress(st, "signing out every account"):
+            data = st.call("accounts.signout_all", revoke_remote=revoke, delete_local=delete_)
     else:
         data = st.call(
             "accounts.signout",
@@ -265,13 +297,15 @@ def import_(
     if (file is None) == (from_db is None):
         raise fail("give a FILE or --from-db PATH", ExitCode.USAGE)
     if from_db is not None:
-        data = st.call("accounts.import_db", path=from_db)
+        with progress(st, "importing accounts"):
+            data = st.call("accounts.import_db", path=from_db)
     else:
         try:
             body = json.loads(Path(file or "").read_text())
         except (OSError, ValueError) as exc:
             raise fail(f"cannot read {file}: {exc}", ExitCode.USAGE) from None
-        data = st.call("accounts.import", body=body)
+        with progress(st, "importing accounts"):
+            data = st.call("accounts.import", body=body)
 
     def human(d: dict[str, Any]) -> None:
         st.out.console.print(f"{d['created']} created, {d['updated']} updated, {len(d['failed'])} failed")
@@ -290,6 +324,89 @@ def models(ctx: typer.Context, account: RefArg) -> None:
     st = get_state(ctx)
     data = st.call("accounts.fetch_models", id=resolve(st, account)["id"])
     st.out.show(data, lambda d: st.out.console.print("\n".join(d["models"]) or "(no models)", markup=False))
+
+
+@app.command("health-check")
+def health_check(
+    ctx: typer.Context,
+    probe_api_keys: Annotated[
+        bool, typer.Option("--probe-api-keys", help="Also verify API keys with list-models.")
+    ] = False,
+) -> None:
+    """Refresh OAuth tokens near expiry (and verify API keys), one account at a time.
+
+    Example: gephyr accounts health-check --probe-api-keys
+    """
+    st = get_state(ctx)
+    with progress(st, "checking accounts"):
+        data = st.call("accounts.health_check", probe_api_keys=probe_api_keys)
+
+    def human(d: dict[str, Any]) -> None:
+        st.out.table(
+            ["account", "status", "detail"], [(a["label"], a["status"], a["detail"]) for a in d["accounts"]]
+        )
+        st.out.console.print(
+            f"{d['total']} account(s): {d['skipped']} skipped, {d['refreshed']} refreshed, "
+            f"{d['disabled']} disabled, {d['forbidden']} forbidden, {d['network_errors']} errors"
+        )
+
+    st.out.show(data, human)
+
+
+def _quota_table(st: CliState, data: dict[str, Any] | None) -> None:
+    if data is None:
+        st.out.console.print("no quota snapshot yet (run without --cached to probe)")
+        return
+    rows = [
+        (
+            m["name"],
+            "-" if m["percentage"] is None else f"{m['percentage']}%",
+            f"{m['remaining_requests']}/{m['limit_requests']}",
+            f"{m['remaining_tokens']}/{m['limit_tokens']}",
+            m["reset_time"] or "-",
+        )
+        for m in data["models"]
+    ]
+    title = f"source {data['source']}" + (", forbidden" if data["is_forbidden"] else "")
+    st.out.table(["model", "left", "requests", "tokens", "reset"], rows, title=title)
+
+
+@app.command()
+def quota(
+    ctx: typer.Context,
+    account: RefArg,
+    cached: Annotated[bool, typer.Option("--cached", help="Show the stored snapshot; no probe.")] = False,
+) -> None:
+    """Show an account's rate-limit quota (probes with one 1-token call unless --cached).
+
+    Example: gephyr accounts quota team-a --cached
+    """
+    st = get_state(ctx)
+    data = st.call("accounts.quota", id=resolve(st, account)["id"], cached=cached)
+    st.out.show(data, lambda d: _quota_table(st, d))
+
+
+@app.command()
+def refresh(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm probing every routable account.")] = False,
+) -> None:
+    """Probe the quota of every routable account (each probe costs one token).
+
+    Example: gephyr accounts refresh --yes
+    """
+    st = get_state(ctx)
+    if not yes:
+        raise fail("a bulk refresh probes every account: confirm with --yes", ExitCode.CONFLICT)
+    with progress(st, "probing accounts"):
+        data = st.call("accounts.refresh", confirm="true")
+
+    def human(d: dict[str, Any]) -> None:
+        for line in d["details"]:
+            st.out.console.print(line, markup=False)
+        st.out.console.print(f"{d['success']}/{d['total']} ok, {d['failed']} failed")
+
+    st.out.show(data, human)
 
 
 app.add_typer(profile_app, name="profile")

@@ -69,11 +69,20 @@ def set_compliance(ctx: AdminContext, body: Any) -> dict[str, Any]:
     }
 
 
-@operation("logs.explain", "GET", "/api/logs/{id}/trace", runtime=True)
+@operation("logs.explain", "GET", "/api/logs/{id}/trace")
 def explain(ctx: AdminContext, id: str) -> dict[str, Any]:
-    """The decision trace of a recent request, by its x-request-id (needs a server)."""
-    rt: Any = ctx.require_runtime()
-    trace = rt.scheduling.traces.get(id)
-    if trace is None:
-        raise NotFound(f"no recent request with id {id!r}")
-    return {"id": id, "request_id": id, "trace": trace}
+    """The decision trace of a request, by log id or x-request-id (recent ones from memory, else the log)."""
+    import json
+
+    from gephyr_core.monitor.writer import settle
+    from gephyr_core.store.logs import find_trace
+
+    rt: Any = ctx.runtime
+    trace = rt.scheduling.traces.get(id) if rt is not None else None
+    if trace is not None:
+        return {"id": id, "request_id": id, "trace": trace}
+    settle(rt)
+    found = find_trace(ctx.store, id)
+    if found is None or found["trace"] is None:
+        raise NotFound(f"no request with id {id!r} has a decision trace")
+    return {"id": found["id"], "request_id": found["request_id"], "trace": json.loads(found["trace"])}

@@ -32,6 +32,8 @@ def _has_null(value: Any) -> bool:
 def _merge_into(doc: Any, posted: Mapping[str, Any], prefix: str, warnings: list[str]) -> None:
     for key, value in posted.items():
         path = f"{prefix}{key}"
+        if not isinstance(key, str) or not key.strip() or "." in key:
+            raise BadRequest(f"invalid config key {path!r}: keys are non-empty names without dots")
         if _has_null(value):  # TOML has no null: refuse it instead of failing to write the file
             raise BadRequest(f"{path}: null is not a config value")
         if isinstance(value, Mapping) and path not in REPLACED_PATHS:

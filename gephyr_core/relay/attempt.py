@@ -14,15 +14,16 @@ from urllib.parse import quote
 import httpx
 
 from gephyr_core.config import Settings
+from gephyr_core.pool.router import Egress
 from gephyr_core.relay.call import STREAM_HEADERS, AttemptFailed, ClientCall, Outcome, passthrough_headers
 from gephyr_core.relay.http import ClientPool
 from gephyr_core.relay.media_fetch import fetch_media
 from gephyr_core.relay.tap import UsageTap, is_meaningful
 from gephyr_core.relay.upstream import Credential, endpoint, outbound_headers
-from gephyr_core.wire import ErrorInfo, Request, classify_upstream_error
+from gephyr_core.wire import ErrorInfo, Request, Usage, classify_upstream_error
 from gephyr_core.wire.canonical import ClientContext, EncodeOptions
 from gephyr_core.wire.errors import is_signature_error
-from gephyr_core.wire.events import StreamError, aggregate
+from gephyr_core.wire.events import StreamError, UsageUpdate, aggregate
 from gephyr_core.wire.ids import UpstreamContext
 from gephyr_core.wire.jsonx import dumpb
 from gephyr_core.wire.media import inline_media, media_urls
@@ -35,6 +36,8 @@ from gephyr_core.wire.registry import (
 )
 from gephyr_core.wire.sse import SSEParser
 
+_DIRECT = Egress()
+
 
 def _network(exc: Exception) -> AttemptFailed:
     name = type(exc).__name__
@@ -42,9 +45,15 @@ def _network(exc: Exception) -> AttemptFailed:
 
 
 async def _send(
-    pool: ClientPool, method: str, url: str, headers: dict[str, str], body: bytes, provider: str
+    pool: ClientPool,
+    route: Egress,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    provider: str,
 ) -> httpx.Response:
-    client = pool.get()
+    client = pool.get(route.route, route.proxy)
     try:
         request = client.build_request(method, url, headers=headers, content=body)
         response = await client.send(request, stream=True)
@@ -88,12 +97,14 @@ class Attempter:
         )
 
     # -- fast path -------------------------------------------------------------------------
-    async def fast(self, settings: Settings, call: ClientCall, cred: Credential, model: str) -> Outcome:
+    async def fast(
+        self, settings: Settings, call: ClientCall, cred: Credential, model: str, route: Egress = _DIRECT
+    ) -> Outcome:
         """Forward the client's bytes (model rewritten at most) and stream the answer back."""
         body, drop_usage = self._fast_body(call, model)
         url = self._fast_url(call, cred, model)
         headers = self._headers(settings, call, cred, fast=True)
-        response = await _send(self.pool, "POST", url, headers, body, cred.provider)
+        response = await _send(self.pool, route, "POST", url, headers, body, cred.provider)
         tap = UsageTap(cred.provider, streaming=call.stream)
         if not call.stream:
             try:
@@ -103,12 +114,13 @@ class Attempter:
             finally:
                 await response.aclose()
             tap.feed(data)
-            tap.close()
+            usage = tap.close()
             return Outcome(
                 response.status_code,
                 passthrough_headers(response.headers),
                 body=data,
                 media_type=response.headers.get("content-type", "application/json"),
+                usage=lambda: usage,
             )
         first, rest = await self._first_bytes(settings, response, call)
         tap.feed(first)
@@ -119,6 +131,7 @@ class Attempter:
             headers_out,
             chunks=chunks,
             media_type=response.headers.get("content-type", "text/event-stream"),
+            usage=lambda: tap.usage,  # complete once the stream has ended (the tap closes then)
         )
 
     def _fast_body(self, call: ClientCall, model: str) -> tuple[bytes, bool]:
@@ -178,7 +191,7 @@ class Attempter:
         )
 
     async def count_translated(
-        self, settings: Settings, call: ClientCall, cred: Credential, model: str
+        self, settings: Settings, call: ClientCall, cred: Credential, model: str, route: Egress = _DIRECT
     ) -> int:
         """Native counting on an account of the other family (anthropic ⇄ gemini)."""
         request = call.for_upstream(model)
@@ -194,7 +207,8 @@ class Attempter:
             payload = {"generateContentRequest": {"model": f"models/{model}", **inner}}
         headers = self._headers(settings, call, cred, fast=False)
         response = await _send(
-            self.pool, "POST", endpoint(cred, model, "count", False), headers, dumpb(payload), cred.provider
+            self.pool, route, "POST", endpoint(cred, model, "count", False), headers, dumpb(payload),
+            cred.provider,
         )
         try:
             data = json.loads(await response.aread())
@@ -223,7 +237,9 @@ class Attempter:
         )
 
     # -- translated path ---------------------------------------------------------------
-    async def translated(self, settings: Settings, call: ClientCall, cred: Credential, model: str) -> Outcome:
+    async def translated(
+        self, settings: Settings, call: ClientCall, cred: Credential, model: str, route: Egress = _DIRECT
+    ) -> Outcome:
         """Decode, encode for the account's provider, stream back translated (or aggregated)."""
         provider = cred.provider
         request = call.for_upstream(model)
@@ -237,13 +253,14 @@ class Attempter:
             body["stream"] = upstream_stream
         headers = self._headers(settings, call, cred, fast=False)
         url = endpoint(cred, model, "generate", upstream_stream)
-        response = await _send(self.pool, "POST", url, headers, dumpb(body), provider)
+        response = await _send(self.pool, route, "POST", url, headers, dumpb(body), provider)
         upstream_ctx = UpstreamContext.for_request(request, provider)  # type: ignore[arg-type]
         ctx = ClientContext(call.canonical(), created=int(time.time()))
         if not upstream_stream:
             answer = await _whole_json(response)
             decoded = decode_upstream_response(provider, answer, upstream_ctx)  # type: ignore[arg-type]
-            return Outcome(200, {}, body=dumpb(encode_client_response(call.fmt, decoded, ctx)))
+            body_out = dumpb(encode_client_response(call.fmt, decoded, ctx))
+            return Outcome(200, {}, body=body_out, usage=lambda: decoded.usage)
         decoder = upstream_stream_decoder(provider, upstream_ctx)  # type: ignore[arg-type]
         events = _events(response, decoder)
         if not call.stream:
@@ -251,15 +268,21 @@ class Attempter:
                 collected = await _collect(events)
             finally:
                 await response.aclose()  # also when the upstream broke mid-answer
-            data = encode_client_response(call.fmt, aggregate(collected), ctx)
-            return Outcome(200, {}, body=dumpb(data))
+            whole = aggregate(collected)
+            data = encode_client_response(call.fmt, whole, ctx)
+            return Outcome(200, {}, body=dumpb(data), usage=lambda: whole.usage)
         encoder = client_stream_encoder(call.fmt, ctx, gemini_sse=call.gemini_sse)
         first = await _first_events(
             events, response, float(settings.get("routing.first_byte_timeout_seconds"))
         )
         media = "application/json" if call.fmt == "gemini" and not call.gemini_sse else "text/event-stream"
+        seen = [Usage()]  # the latest UsageUpdate, read when the stream has ended
         return Outcome(
-            200, dict(STREAM_HEADERS), chunks=_encode(first, events, encoder, response), media_type=media
+            200,
+            dict(STREAM_HEADERS),
+            chunks=_encode(first, events, encoder, response, seen),
+            media_type=media,
+            usage=lambda: seen[0],
         )
 
 
@@ -342,16 +365,20 @@ async def _guard_network(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
 
 
 async def _encode(
-    first: list[Any], events: AsyncIterator[Any], encoder: Any, response: httpx.Response
+    first: list[Any], events: AsyncIterator[Any], encoder: Any, response: httpx.Response, seen: list[Usage]
 ) -> AsyncIterator[bytes]:
     """Encode canonical events for the client; a broken upstream becomes one in-band error."""
     from gephyr_core.wire.anthropic_stream import interruption
 
     try:
         for event in first:
+            if type(event) is UsageUpdate:
+                seen[0] = event.usage
             yield encoder.feed(event)
         try:
             async for event in events:
+                if type(event) is UsageUpdate:
+                    seen[0] = event.usage
                 frame = encoder.feed(event)
                 if frame:
                     yield frame

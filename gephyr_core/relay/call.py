@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gephyr_core.wire import ErrorInfo, Request
+from gephyr_core.wire import ErrorInfo, Request, Usage
 from gephyr_core.wire.canonical import ClientFormat
 from gephyr_core.wire.history import strip_thinking
 from gephyr_core.wire.registry import decode_client_request
@@ -68,6 +68,7 @@ class Outcome:
     chunks: AsyncIterator[bytes] | None = None
     media_type: str = "application/json"
     trace: dict[str, Any] | None = None
+    usage: Callable[[], Usage] | None = None  # read once the body is done (streams: at the end)
 
 
 class AttemptFailed(Exception):

@@ -30,6 +30,7 @@ from gephyr_core.wire.jsonx import dumpb
 
 if TYPE_CHECKING:
     from gephyr_core.oauth.relay import RelayTokens
+    from gephyr_core.pool.router import EgressRouter
 
 _RETRY_SAME = {500, 502, 503, 504, 529}
 ROUTE_CACHE_SIZE = 4096
@@ -58,12 +59,15 @@ class Relay:
         self.guard = guard if guard is not None else ComplianceGuard(settings)
         self.on_trace: Callable[[dict[str, Any]], None] | None = None
         self.account_flags: AccountFlags | None = None  # set by the server
+        # called with every generation outcome before its body is sent (the monitor's hook)
+        self.on_outcome: Callable[[Outcome, bool], None] | None = None
         self.pool = ClientPool()
         self.attempter = Attempter(self.pool)
         self._secrets: dict[str, str] = {}
         self._routes: dict[str, Route] = {}
         self._route_source: tuple[Settings, list[dict[str, Any]]] | None = None
         self.oauth: RelayTokens | None = None  # set by the server: OAuth access-token refresh
+        self.egress: EgressRouter | None = None  # set by the server: the egress proxy pool
 
     async def aclose(self) -> None:
         await self.pool.aclose()
@@ -124,6 +128,12 @@ class Relay:
 
     async def handle(self, call: ClientCall) -> Outcome:
         """Run a generation call and return what the client gets (errors in its protocol)."""
+        outcome = await self._handle(call)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome, call.stream)
+        return outcome
+
+    async def _handle(self, call: ClientCall) -> Outcome:
         try:
             route = self.route(call.model)
         except RouteError as exc:
@@ -289,9 +299,13 @@ class Relay:
             cred = self.credential(account)
         except GephyrError as exc:
             raise AttemptFailed(ErrorInfo("upstream_error", 500, exc.message)) from exc
-        if call.fast_path_for(cred.provider):
-            return await self.attempter.fast(settings, call, cred, route.upstream_model)
-        return await self.attempter.translated(settings, call, cred, route.upstream_model)
+        from gephyr_core.pool.lease import choose, hold
+
+        egress = await choose(self.egress, self.pool, account["id"])  # 503 AttemptFailed when fail-closed
+        run = self.attempter.fast if call.fast_path_for(cred.provider) else self.attempter.translated
+        return await hold(
+            self.egress, self.pool, egress, lambda: run(settings, call, cred, route.upstream_model, egress)
+        )
 
     async def count(self, call: ClientCall) -> Outcome:
         """count_tokens / countTokens: native on a same-family account, else an estimate."""

@@ -17,6 +17,8 @@ from starlette.routing import Route
 
 from gephyr_core import __version__
 from gephyr_core.errors import GephyrError
+from gephyr_core.monitor.capture import Capture, on_outcome
+from gephyr_core.pool.health import run_loop as run_health_loop
 from gephyr_core.relay.account_flags import AccountFlags
 from gephyr_core.relay.pipeline import Relay
 from gephyr_core.security.cors import Cors
@@ -65,20 +67,28 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
     relay.on_trace = rt.scheduling.record_trace
     flags = AccountFlags(rt.ctx.store, lambda: rt.accounts, lambda new: setattr(rt, "accounts", new))
     relay.account_flags = flags
+    relay.on_outcome = on_outcome
     relay.oauth = rt.oauth.relay
+    relay.egress = rt.pool
+    app_clients = relay.pool
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         watcher = asyncio.create_task(rt.watch(watch_interval), name="gephyr-watch")
         writer = asyncio.create_task(rt.security.run(), name="gephyr-security-writer")
+        monitor = asyncio.create_task(rt.monitor.run(), name="gephyr-monitor-writer")
+        pool_health = asyncio.create_task(run_health_loop(rt.pool, app_clients), name="gephyr-pool-health")
+        checker = asyncio.create_task(rt.startup_health(), name="gephyr-startup-health")
         try:
             yield
         finally:
-            for task in (watcher, writer):
+            await rt.end_startup_health(checker)
+            for task in (watcher, writer, pool_health, monitor):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await rt.security.final_flush()
+            await rt.monitor.final_flush()
             await rt.scheduling.flush()
             await flags.drain()
             await relay.aclose()
@@ -99,6 +109,7 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
     # in the /api routes.
     policy = rt.security
     middleware = [
+        Middleware(Capture, monitor=lambda: rt.monitor),  # outermost: refusals are logged too
         Middleware(Cors, policy=lambda: (policy.policy.cors_mode, policy.policy.cors_origins)),
         Middleware(PublicGuard, rt=rt),
     ]
@@ -110,4 +121,5 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
     )
     app.state.runtime = rt
     app.state.relay = relay
+    rt.pool_clients = relay.pool  # on-demand health checks use the relay's clients
     return RequestIds(app)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,7 +21,10 @@ from gephyr_core.accounts.view import routable
 from gephyr_core.admin.context import AdminContext
 from gephyr_core.config import Settings
 from gephyr_core.errors import GephyrError
+from gephyr_core.monitor.writer import Monitor
 from gephyr_core.oauth.runtime import OAuthRuntime
+from gephyr_core.pool.router import EgressRouter
+from gephyr_core.relay.http import ClientPool
 from gephyr_core.relay.scheduling_runtime import SchedulingRuntime
 from gephyr_core.security.state import SecurityState
 from gephyr_core.store import accounts as table
@@ -42,14 +47,19 @@ class ServerRuntime:
         # Set by `gephyr serve` to begin a graceful shutdown (POST /api/proxy/stop).
         self.shutdown_hook: Callable[[], None] | None = None
         self.security = SecurityState(ctx.store, lambda: self._settings)
+        self.monitor = Monitor(ctx.store, lambda: self._settings, lambda: self.accounts)
         if not self.running:
             log.warning("the relay starts stopped (server.auto_start = false): run `gephyr server start`")
         if settings.get("admin.enabled") and not settings.get("auth.admin_password"):
             log.warning("the admin API accepts the relay API key: set auth.admin_password")
         self.oauth = OAuthRuntime(ctx.store, ctx.box, lambda: self._settings)
         self.accounts: list[dict[str, Any]] = []
+        self.pool = EgressRouter(lambda: self._settings)  # egress proxy pool: health, counters, bindings
+        self.pool_clients: ClientPool | None = None  # the relay's clients, set by create_app
         self.scheduling = SchedulingRuntime(ctx.store, lambda: self._settings)
         self.last_reload_error: str | None = None
+        self.health_stop = threading.Event()  # ends a running health check between accounts
+        self._health_in_thread = False  # past the startup pause: the check is running
         self._counter = -1
         self._config_stamp: tuple[float, int, str] | None = None
         ctx.runtime = self
@@ -90,6 +100,9 @@ class ServerRuntime:
         for account in accounts:
             account["profile_headers"] = profiles.get(account["id"])
         self.accounts = accounts
+        from gephyr_core.store import pool as pool_table
+
+        self.pool.bindings = pool_table.load(self.ctx.store)
         if hasattr(self, "scheduling"):  # bindings of accounts that left routing go with them
             self.scheduling.accounts_changed(accounts, routable)
 
@@ -135,6 +148,43 @@ class ServerRuntime:
                 await self.scheduling.tick()
             except GephyrError as exc:
                 log.error("watcher: %s", exc.message)
+
+    async def startup_health(self) -> dict[str, Any] | None:
+        """The startup health check (accounts.md §8): after a random pause, in a worker thread."""
+        settings = self._settings
+        if not settings.get("startup_health.enabled"):
+            return None
+        from gephyr_core.accounts import health
+        from gephyr_core.accounts.probe import Verifier
+
+        low = float(settings.get("startup_health.delay_min_seconds") or 0)
+        high = max(low, float(settings.get("startup_health.delay_max_seconds") or 0))
+        await asyncio.sleep(random.uniform(low, high))  # lets the listener come up first
+        verifier = Verifier(self.ctx.store, self.ctx.box, lambda: self._settings, self.oauth.refresher)
+        try:
+            # Its writes bump the change counter: the watcher reloads the pool (no reload here).
+            self._health_in_thread = True
+            summary = await asyncio.to_thread(health.run, verifier, stop=self.health_stop)
+        except GephyrError as exc:
+            log.error("startup health check failed: %s", exc.message)
+            return None
+        log.info(
+            "startup health check: %d account(s), %d refreshed, %d disabled, %d errors",
+            summary["total"], summary["refreshed"], summary["disabled"], summary["network_errors"],
+        )
+        return summary
+
+    async def end_startup_health(self, task: asyncio.Task[Any]) -> None:
+        """Stop the health check between accounts, let the one in flight finish (bounded), reap it."""
+        self.health_stop.set()
+        # Still in the startup pause: nothing is in flight, so shutdown need not wait for it.
+        timeout = float(self._settings.get("startup_health.refresh_timeout_seconds") or 10) + 1
+        if not self._health_in_thread:
+            timeout = 0
+        await asyncio.wait({task}, timeout=timeout)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     def server_info(self, host: str) -> dict[str, Any]:
         """The `server.json` record."""
