@@ -68,12 +68,12 @@ class DataDir:
         return self
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Atomically write `data` to `path` with mode 0600 (temp file, fsync, rename)."""
+def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Atomically write `data` to `path` with `mode` (default 0600): temp file, fsync, rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

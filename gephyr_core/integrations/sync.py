@@ -7,15 +7,14 @@ whole sync with nothing changed. The first change to an existing file copies it 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import stat
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gephyr_core.datadir import write_private
 from gephyr_core.errors import BadRequest, Conflict, NotFound, StorageError
 from gephyr_core.integrations import formats
 from gephyr_core.integrations.detect import find_executable, tool_version
@@ -51,18 +50,7 @@ def _write(path: Path, text: str) -> None:
     except FileNotFoundError:
         mode = 0o600
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_private(path, text.encode("utf-8"), mode)
 
 
 def _paths(target: Target, home: Path) -> list[tuple[FileRule, Path]]:
