@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ from gephyr_core.config.document import PROXY_PASSWORD_FIELD
 from gephyr_core.config.keys import ENCRYPTED_KEYS, get_path, set_path
 from gephyr_core.errors import GephyrError
 from gephyr_core.secrets import Cipher, derive_key, is_encrypted, parse_kid, read_key_file
+from gephyr_core.store import audit
 
 _ACCOUNT_FIELDS = (("secret", "account.secret"), ("access_token", "account.access_token"))
 
@@ -88,17 +87,5 @@ def reencrypt(
 
     _rewrite_accounts(ctx, rewrite, report)
     ctx.config.update(lambda doc: _rewrite_config(doc, rewrite, report))
-    with ctx.store.transaction() as db:
-        db.table("audit_events").insert(
-            {
-                "timestamp": int(time.time()),
-                "actor": ctx.actor,
-                "action": "secrets.reencrypt",
-                "target": None,
-                "before": None,
-                "after": json.dumps(report),
-                "request_id": None,
-                "client_ip": None,
-            }
-        )
+    audit.record(ctx.store, ctx.actor, "secrets.reencrypt", after=report)
     return report

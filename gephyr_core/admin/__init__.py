@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
-import json
-import time
 from typing import Any
 
 from gephyr_core.admin.context import AdminContext, open_context
 from gephyr_core.admin.registry import Operation, Reply, collect
+from gephyr_core.store import audit as audit_log
 
 _NOT_OPERATIONS = {"context", "registry"}
 
@@ -29,19 +28,9 @@ _SECRET_ARGS = {"api_key", "refresh_token", "admin_password", "password", "body"
 def _audit(ctx: AdminContext, op: Operation, kwargs: dict[str, Any]) -> None:
     target = next((str(kwargs[p.name]) for p in op.params if p.source == "path"), None)
     shown = {k: ("__redacted__" if k in _SECRET_ARGS else v) for k, v in kwargs.items()}
-    with ctx.store.transaction() as db:
-        db.table("audit_events").insert(
-            {
-                "timestamp": int(time.time()),
-                "actor": ctx.actor,
-                "action": op.name,
-                "target": target,
-                "before": None,
-                "after": json.dumps(shown, default=str),
-                "request_id": ctx.request_id,
-                "client_ip": ctx.client_ip,
-            }
-        )
+    audit_log.record(
+        ctx.store, ctx.actor, op.name, target, after=shown, request_id=ctx.request_id, client_ip=ctx.client_ip
+    )
 
 
 def invoke(ctx: AdminContext, op: Operation, kwargs: dict[str, Any]) -> Reply:

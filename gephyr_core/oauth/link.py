@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +13,7 @@ from gephyr_core.oauth import client
 from gephyr_core.oauth.identity import Identity, JwksCache, identify
 from gephyr_core.oauth.provider import ProviderConfig, provider_config
 from gephyr_core.secrets import SecretBox
-from gephyr_core.store import Store
+from gephyr_core.store import Store, audit
 
 
 class Linker:
@@ -62,19 +61,13 @@ class Linker:
         return account_id
 
     def _audit(self, account_id: str, email: str, provider: str) -> None:
-        with self.store.transaction() as db:
-            db.table("audit_events").insert(
-                {
-                    "timestamp": int(time.time()),
-                    "actor": self.actor,
-                    "action": "oauth.linked",
-                    "target": account_id,
-                    "before": None,
-                    "after": json.dumps({"email": email, "oauth_provider": provider}),
-                    "request_id": None,
-                    "client_ip": None,
-                }
-            )
+        audit.record(
+            self.store,
+            self.actor,
+            "oauth.linked",
+            account_id,
+            after={"email": email, "oauth_provider": provider},
+        )
 
     def link_refresh_token(
         self, refresh_token: str, label: str | None = None, models: list[str] | None = None
