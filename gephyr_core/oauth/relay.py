@@ -22,14 +22,21 @@ class RelayTokens:
         self.refresher = refresher
         self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
-    async def ensure(self, account: dict[str, Any]) -> None:
-        """Bring the account's access token up to date, or fail this attempt (AttemptFailed)."""
-        if not needs_refresh(account, self.refresher.window()):
+    async def ensure(self, account: dict[str, Any], force: bool = False) -> None:
+        """Bring the account's access token up to date, or fail this attempt (AttemptFailed).
+
+        `force` (after an upstream 401) refreshes even outside the window, once for all the
+        requests that saw the same refused token.
+        """
+        if not force and not needs_refresh(account, self.refresher.window()):
             return
         account_id = str(account["id"])
         task = self._inflight.get(account_id)
         if task is None:
-            task = asyncio.ensure_future(asyncio.to_thread(self.refresher.refresh, account_id))
+            stale = str(account.get("access_token") or "") if force else None
+            task = asyncio.ensure_future(
+                asyncio.to_thread(self.refresher.refresh, account_id, force=force, stale=stale)
+            )
             self._inflight[account_id] = task
             task.add_done_callback(lambda t: self._done(account_id, t))
         try:

@@ -66,10 +66,11 @@ class TokenRefresher:
         account_id: str,
         *,
         force: bool = False,
+        stale: str | None = None,
         change: bool = False,
         timeout: float = client.DEFAULT_TIMEOUT,
     ) -> dict[str, Any]:
-        """Refresh when inside the window (or `force`); the current row afterwards.
+        """Refresh when inside the window (or `force`, unless the token is no longer `stale`); the row after.
 
         Raises `client.TokenError` (its `invalid_grant` flag set after the account was
         disabled) or another typed error; `change=True` bumps the change counter so a
@@ -83,7 +84,9 @@ class TokenRefresher:
                 raise GephyrError(
                     f"account {row['label']} is not a signed-in OAuth account", code="bad_request"
                 )
-            if not force and not needs_refresh(row, self.window()):
+            # `stale`: force only while the stored token is still the one an upstream refused
+            forced = force and (stale is None or row.get("access_token") == stale)
+            if not forced and not needs_refresh(row, self.window()):
                 return row
             with self._guard:
                 self._attempts.append((time.time(), account_id))

@@ -19,11 +19,17 @@ VALIDATION_BLOCK_SECONDS = 600
 _VALIDATION_MARKERS = ("validation_required", "verify your account", "validation_url")
 
 
-def flags_for(status: int, body: bytes, credential_kind: str) -> dict[str, Any] | None:
-    """The account fields an upstream 401/403 sets, or None."""
+def flags_for(
+    status: int, body: bytes, credential_kind: str, refreshed: bool = False
+) -> dict[str, Any] | None:
+    """The account fields an upstream 401/403 sets, or None.
+
+    An OAuth account is only forbidden by a 401 that came back after a successful forced
+    refresh (`refreshed`); before that the relay refreshes and retries it.
+    """
     now = int(time.time())
     text = body.decode("utf-8", "replace")
-    if status == 401 and credential_kind == "api_key":
+    if status == 401 and (credential_kind == "api_key" or refreshed):
         return {"forbidden": True, "forbidden_reason": "upstream_401", "forbidden_at": now}
     if status != 403:
         return None

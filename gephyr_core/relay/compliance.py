@@ -94,7 +94,10 @@ class ComplianceGuard:
             self.cooldown_until[account_id] = now + float(s.get("compliance.risk_cooldown_seconds"))
 
     def switched(self) -> None:
-        self.switches.append(self.clock())
+        """Count an account switch (kept whether or not the guard is on: metrics read it)."""
+        now = self.clock()
+        _trim(self.switches, now)
+        self.switches.append(now)
 
     def snapshot(self) -> dict[str, Any]:
         now = self.clock()

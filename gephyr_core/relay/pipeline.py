@@ -57,6 +57,7 @@ class Relay:
         self.bindings = bindings if bindings is not None else Bindings()  # empty Bindings is falsy
         self.scheduler = Scheduler(self.state, self.bindings, settings)
         self.guard = guard if guard is not None else ComplianceGuard(settings)
+        self.scheduler.on_switch = self.guard.switched
         self.on_trace: Callable[[dict[str, Any]], None] | None = None
         self.account_flags: AccountFlags | None = None  # set by the server
         # called with every generation outcome before its body is sent (the monitor's hook)
@@ -116,6 +117,7 @@ class Relay:
         source = self._route_source
         if source is None or source[0] is not settings or source[1] is not accounts:
             self._routes.clear()
+            self.scheduler.forget()
             self._route_source = (settings, accounts)
         cached = self._routes.get(model) if isinstance(model, str) else None
         if cached is not None:
@@ -142,7 +144,7 @@ class Relay:
         if problem is not None:
             return error_outcome(call, problem, route)
         try:
-            if any(not call.fast_path_for(a["provider"]) for a in route.routable):
+            if any(not call.fast_path_for(p) for p in route.providers):
                 call.canonical()  # bad input is refused once, before any attempt
         except WireError as exc:
             return error_outcome(call, exc.info(), route)
@@ -152,7 +154,8 @@ class Relay:
         sid = session_id(call.fmt, call.headers, call.body, call.raw)
         model = normalise_model(route.upstream_model)
         provider = route.provider or (route.routable[0]["provider"] if route.routable else "any")
-        trace = Trace(call.request_id, sid.value, sid.source, model, [a["id"] for a in route.candidates])
+        trace = Trace(call.request_id, sid.value, sid.source, model, route.trace_ids)
+        trace.candidate_count = len(route.candidates)
         return Plan(
             sid.value, model, provider, request_type(route.upstream_model, call.body.get("tools")), trace
         )
@@ -224,6 +227,9 @@ class Relay:
     ) -> tuple[bool, tuple[dict[str, Any], str] | None]:
         """Record a failed attempt and wait as §10.2 says: (try again?, same account next?)."""
         self.guard.release(account["id"])
+        more = plan.attempt + 1 < budget
+        if failed.status == 401 and more and await self._refresh_after_401(plan, account):
+            return True, (account, "auth_refresh_retry")
         self.guard.risk(account["id"], failed.status)
         self._record_failure(settings, plan, account, failed)
         if failed.signature_error and not call.strip_thinking:
@@ -232,7 +238,7 @@ class Relay:
             await asyncio.sleep(0.2)
             return True, (account, "signature_retry")
         delay = _delay_ms(settings, failed, plan.attempt)
-        more = plan.attempt + 1 < budget and (
+        more = more and (
             any(a["id"] not in plan.tried for a in candidates)
             or (len(candidates) == 1 and (failed.network or failed.status in _RETRY_SAME))
         )
@@ -241,6 +247,19 @@ class Relay:
         if delay:
             await asyncio.sleep(delay / 1000)
         return True, None
+
+    async def _refresh_after_401(self, plan: Plan, account: dict[str, Any]) -> bool:
+        """OAuth: one forced token refresh, then the same account again (routing.md §10.2)."""
+        aid = account["id"]
+        if self.oauth is None or account.get("credential_kind") != "oauth" or aid in plan.refreshed:
+            return False
+        try:
+            await self.oauth.ensure(account, force=True)
+        except AttemptFailed:
+            plan.refreshed[aid] = False  # invalid_grant already disabled it; fail over as usual
+            return False
+        plan.refreshed[aid] = True
+        return True
 
     def _traced(self, outcome: Outcome, plan: Plan) -> Outcome:
         outcome.trace = plan.trace.to_dict()
@@ -275,7 +294,8 @@ class Relay:
         failures = self.state.failed(aid)
         if failed.status in (401, 403):
             self.bindings.drop_account(aid)
-            fields = flags_for(failed.status, failed.body, str(account.get("credential_kind") or "api_key"))
+            kind = str(account.get("credential_kind") or "api_key")
+            fields = flags_for(failed.status, failed.body, kind, refreshed=plan.refreshed.get(aid, False))
             if fields is not None and self.account_flags is not None:
                 self.account_flags.apply(aid, fields)
         if failed.network or not settings.get("circuit_breaker.enabled"):

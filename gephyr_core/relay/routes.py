@@ -29,6 +29,9 @@ class RouteError(Exception):
         self.message = message
 
 
+TRACE_CANDIDATES = 32
+
+
 @dataclass(frozen=True)
 class Route:
     """Where a client model goes."""
@@ -43,6 +46,16 @@ class Route:
     def routable(self) -> list[dict[str, Any]]:
         """Candidates that may take traffic now (computed once per route)."""
         return [a for a in self.candidates if routable(a)]
+
+    @functools.cached_property
+    def providers(self) -> frozenset[str]:
+        """Providers of the routable candidates (so a request never scans the accounts)."""
+        return frozenset(a["provider"] for a in self.routable)
+
+    @functools.cached_property
+    def trace_ids(self) -> list[str]:
+        """The candidate ids a decision trace names: the first TRACE_CANDIDATES of them."""
+        return [a["id"] for a in self.candidates[:TRACE_CANDIDATES]]
 
 
 def clean_model(model: Any) -> str:

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gephyr_core.relay.ranking import Ranking
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,12 @@ class MemoryState:
         self._failures: dict[str, tuple[int, float]] = {}
         self._health: dict[str, float] = {}
         self._last_used: dict[str, tuple[str, float]] = {}
+        # live rankings follow every change; a dropped route's ranking just falls out
+        self._rankings: weakref.WeakSet[Ranking] = weakref.WeakSet()
+
+    def watch(self, ranking: Ranking) -> None:
+        """Keep `ranking` current with every record and health change from now on."""
+        self._rankings.add(ranking)
 
     def reset(self) -> None:
         """Forget everything (tests, and a future 'clear runtime state' operation)."""
@@ -41,6 +52,10 @@ class MemoryState:
         self._failures.clear()
         self._health.clear()
         self._last_used.clear()
+        for ranking in list(self._rankings):
+            ranking.cleared(None)
+            for aid in list(ranking.keys):
+                ranking.health_changed(aid)
 
     # -- rate-limit records ----------------------------------------------------------------
     def limited(self, account_id: str, model: str) -> LimitRecord | None:
@@ -59,6 +74,8 @@ class MemoryState:
 
     def lock(self, record: LimitRecord) -> None:
         self._records[(record.account_id, record.model)] = record
+        for ranking in list(self._rankings):
+            ranking.locked(record)
 
     def records(self) -> list[LimitRecord]:
         now = self.clock()
@@ -66,13 +83,19 @@ class MemoryState:
 
     def clear(self, account_id: str | None = None, model: str | None = None) -> int:
         """Drop records (all, one account's, or one account+model's); returns how many."""
-        keys = [
-            k
-            for k in self._records
-            if (account_id is None or k[0] == account_id) and (model is None or k[1] in (model, "*"))
-        ]
+        if account_id is not None and model is not None:  # the relay's case: two lookups, no scan
+            keys = [k for k in ((account_id, model), (account_id, "*")) if k in self._records]
+        else:
+            keys = [
+                k
+                for k in self._records
+                if (account_id is None or k[0] == account_id) and (model is None or k[1] in (model, "*"))
+            ]
         for key in keys:
             del self._records[key]
+        if keys:
+            for ranking in list(self._rankings):
+                ranking.cleared(account_id)
         return len(keys)
 
     def sweep(self) -> int:
@@ -98,12 +121,19 @@ class MemoryState:
         """Count a failed attempt; returns the consecutive count including this one."""
         count = self.failures(account_id) + 1
         self._failures[account_id] = (count, self.clock())
-        self._health[account_id] = max(0.0, self.health(account_id) - 0.2)
+        self._set_health(account_id, max(0.0, self.health(account_id) - 0.2))
         return count
 
     def succeeded(self, account_id: str) -> None:
         self._failures.pop(account_id, None)
-        self._health[account_id] = min(1.0, self.health(account_id) + 0.05)
+        self._set_health(account_id, min(1.0, self.health(account_id) + 0.05))
+
+    def _set_health(self, account_id: str, value: float) -> None:
+        if value == self.health(account_id):
+            return  # the common case (a healthy account succeeding): nothing moves
+        self._health[account_id] = value
+        for ranking in list(self._rankings):
+            ranking.health_changed(account_id)
 
     def health(self, account_id: str) -> float:
         return self._health.get(account_id, 1.0)

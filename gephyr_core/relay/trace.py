@@ -15,6 +15,8 @@ class Trace:
     candidates: list[str] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    candidate_count: int = 0  # `candidates` names at most the first 32
+    skipped_total: int = 0  # `skipped` names at most 16
 
     def skip(self, account_id: str, reason: str, **detail: Any) -> None:
         self.skipped.append({"account_id": account_id, "reason": reason, **detail})
@@ -31,6 +33,8 @@ class Trace:
             "session_source": self.session_source,
             "model": self.model,
             "candidates": self.candidates,
+            "candidate_count": self.candidate_count,
             "skipped": self.skipped,
+            "skipped_total": max(self.skipped_total, len(self.skipped)),
             "attempts": self.attempts,
         }

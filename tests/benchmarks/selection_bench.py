@@ -3,8 +3,11 @@
     python -m tests.benchmarks.selection_bench
 
 Builds N openai accounts serving `gpt-*`, then times `Relay.route()` (cached per model) and
-`Scheduler.select()` for fresh requests with session ids, at N = 10, 100, 1000, in Balance
-mode (new sessions mostly take the 60 s reuse lock) and PerformanceFirst (P2C every time).
+`Scheduler.select()` for fresh requests with session ids, at N = 10, 100, 1,000 and 10,000,
+in Balance mode (new sessions mostly take the 60 s reuse lock), PerformanceFirst (P2C every
+time) and PerformanceFirst with half the pool rate-limited and every request failing over
+once (a health change, a record and its clearing per request: the ranking moves all the
+time).
 Bounded: a fixed number of iterations per point, no network.
 """
 
@@ -18,6 +21,7 @@ from gephyr_core.config import build_settings
 from gephyr_core.relay.pipeline import Relay
 from gephyr_core.relay.routes import normalise_model
 from gephyr_core.relay.scheduler import Plan
+from gephyr_core.relay.state import LimitRecord
 from gephyr_core.relay.trace import Trace
 
 ITERATIONS = 2000
@@ -29,18 +33,30 @@ def _accounts(n: int) -> list[dict[str, object]]:
     return [{**base, "id": str(uuid.uuid4()), "label": f"a{i}", "priority": i} for i in range(n)]
 
 
-async def _measure(n: int, mode: str) -> tuple[float, float]:
+async def _measure(n: int, mode: str, churn: bool) -> tuple[float, float]:
     settings = build_settings({"auth": {"api_key": "sk-" + "b" * 32}, "scheduling": {"mode": mode}}, {})
     accounts = _accounts(n)
     relay = Relay(lambda: settings, lambda: accounts, lambda field, value: value)
+    state = relay.scheduler.state
+    if churn:
+        for acc in accounts[: n // 2]:
+            state.lock(LimitRecord(str(acc["id"]), "*", "SERVER_ERROR", state.clock() + 3600))
     route_ns = select_ns = 0
     for i in range(ITERATIONS):
-        t0 = time.perf_counter_ns()
+        t0 = time.process_time_ns()
         route = relay.route("gpt-4o")
-        t1 = time.perf_counter_ns()
+        t1 = time.process_time_ns()
         plan = Plan(f"s{i}", normalise_model(route.upstream_model), "openai", "agent", Trace())
-        await relay.scheduler.select(route.routable, plan)
-        t2 = time.perf_counter_ns()
+        chosen = await relay.scheduler.select(route.routable, plan)
+        if churn and chosen is not None:  # the attempt fails: health down, a short record
+            aid = chosen[0]["id"]
+            state.failed(aid)
+            state.lock(LimitRecord(aid, "gpt-4o", "RATE_LIMIT_EXCEEDED", state.clock() + 60))
+            plan.tried.add(aid)
+            plan.attempt = 1
+            await relay.scheduler.select(route.routable, plan)
+            state.clear(aid, "gpt-4o")  # its record ends: the account returns to the ranking
+        t2 = time.process_time_ns()
         route_ns += t1 - t0
         select_ns += t2 - t1
     await relay.aclose()
@@ -50,10 +66,11 @@ async def _measure(n: int, mode: str) -> tuple[float, float]:
 def main() -> None:
     print("| accounts | mode | route µs/request | select µs/request |")
     print("|---:|---|---:|---:|")
-    for mode in ("Balance", "PerformanceFirst"):
-        for n in (10, 100, 1000):
-            route_us, select_us = asyncio.run(_measure(n, mode))
-            print(f"| {n} | {mode} | {route_us:.1f} | {select_us:.1f} |")
+    for mode, churn in (("Balance", False), ("PerformanceFirst", False), ("PerformanceFirst", True)):
+        label = mode + (" + failover churn" if churn else "")
+        for n in (10, 100, 1000, 10000):
+            route_us, select_us = asyncio.run(_measure(n, mode, churn))
+            print(f"| {n} | {label} | {route_us:.1f} | {select_us:.1f} |")
 
 
 if __name__ == "__main__":
