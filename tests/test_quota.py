@@ -154,7 +154,8 @@ def test_probe_openai_stores_snapshot(ctx: AdminContext, openai_emulator: Emulat
     assert sent.body["max_tokens"] == 1 and sent.body["messages"] == [{"role": "user", "content": "ping"}]
     assert sent.body["stream"] is False
     assert call(ctx, "accounts.quota", id=account, cached=True) == data
-    assert call(ctx, "accounts.show", id=account)["quota"] == data
+    counted = {**data, "models": [{**entry, "request_count": 0}]}  # no relay traffic since the probe
+    assert call(ctx, "accounts.show", id=account)["quota"] == counted
     assert len(openai_emulator.calls()) == 1  # cached reads never call upstream
 
 

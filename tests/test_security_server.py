@@ -43,7 +43,10 @@ def from_ip(ip: str, **headers: str) -> dict[str, str]:
     return {"x-forwarded-for": ip, **headers}
 
 
-def test_lockout_per_ip_with_retry_after_and_audit(client: TestClient) -> None:
+def test_lockout_per_ip_with_retry_after_and_audit(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="gephyr.audit")
     for _ in range(2):
         assert (
             client.get("/api/accounts", headers=from_ip("9.9.9.9", authorization="Bearer no")).status_code
@@ -67,6 +70,8 @@ def test_lockout_per_ip_with_retry_after_and_audit(client: TestClient) -> None:
         "SELECT actor, target FROM audit_events WHERE action = 'admin.lockout'"
     )
     assert audit.fetchall() == [("system", "9.9.9.9")]
+    (line,) = [r.getMessage() for r in caplog.records if "admin.lockout" in r.getMessage()]
+    assert line.startswith("[ADMIN_AUDIT] ") and '"target": "9.9.9.9"' in line
 
 
 def _create_token(c: TestClient, **body: Any) -> dict[str, Any]:

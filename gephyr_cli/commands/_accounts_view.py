@@ -58,6 +58,15 @@ def account_detail(out: Output, acc: dict[str, Any] | None) -> None:
         "is_current",
     )
     items = [(k, acc.get(k)) for k in keys] + [("state", state_of(acc))]
+    quota = acc.get("quota") or {}
+    if quota.get("models"):
+        items.append(("quota", "; ".join(_quota_line(m) for m in quota["models"])))
     if acc.get("warnings"):
         items.append(("warnings", acc["warnings"]))
     out.pairs(items)
+
+
+def _quota_line(m: dict[str, Any]) -> str:
+    left = "?" if m.get("percentage") is None else f"{m['percentage']}%"
+    used = f", {m['request_count']} request(s) since the snapshot" if "request_count" in m else ""
+    return f"{m['name']}: {left} left{used}"

@@ -16,6 +16,7 @@ from gephyr_core.accounts import quota
 from gephyr_core.config import Settings
 from gephyr_core.errors import BadRequest, CredentialInvalid, NotFound, UpstreamError, UpstreamUnreachable
 from gephyr_core.oauth.tokens import TokenRefresher
+from gephyr_core.pool.egress import EgressHttp, Send
 from gephyr_core.providers import list_models_url
 from gephyr_core.relay.routes import normalise_model
 from gephyr_core.relay.upstream import Credential, endpoint, outbound_headers
@@ -48,13 +49,18 @@ def probe_body(provider: str, model: str) -> dict[str, Any]:
     return {"model": model, "max_tokens": 1, "stream": False, "messages": messages}
 
 
-def send(method: str, url: str, headers: dict[str, str], timeout: float, body: Any = None) -> Response:
-    """One HTTP call; transport failures become `upstream_unreachable`."""
+def send(
+    method: str, url: str, headers: dict[str, str], timeout: float, body: Any = None, via: Send | None = None
+) -> Response:
+    """One HTTP call on the account's egress route `via`; transport failures → `upstream_unreachable`."""
     import httpx
 
     try:
-        with httpx.Client(timeout=timeout) as client:
-            resp = client.request(method, url, headers=headers, json=body)
+        if via is not None:
+            resp = via(method, url, timeout=timeout, headers=headers, json=body)
+        else:
+            with httpx.Client(timeout=timeout) as client:
+                resp = client.request(method, url, headers=headers, json=body)
     except httpx.HTTPError as exc:
         raise UpstreamUnreachable(f"cannot reach {url.split('?')[0]}: {type(exc).__name__}") from exc
     return Response(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content)
@@ -70,11 +76,13 @@ class Verifier:
         settings: Callable[[], Settings],
         refresher: TokenRefresher | None = None,
         retry_delay: float = 1.0,
+        egress: EgressHttp | None = None,
     ) -> None:
         self.store = store
         self.box = box
         self.settings = settings
         self.refresher = refresher or TokenRefresher(store, box, settings)
+        self.egress = egress or self.refresher.egress  # the account's route, a server's pooled clients
         self.retry_delay = retry_delay
 
     def row(self, account_id: str) -> dict[str, Any]:
@@ -99,7 +107,8 @@ class Verifier:
 
     def list_models(self, row: dict[str, Any], timeout: float) -> Response:
         """The provider's list-models call for this account."""
-        return send("GET", list_models_url(row["provider"], row["base_url"]), self._headers(row), timeout)
+        url = list_models_url(row["provider"], row["base_url"])
+        return send("GET", url, self._headers(row), timeout, via=self.egress.sender(row["id"]))
 
     def probe_model(self, row: dict[str, Any]) -> str:
         return str(row.get("probe_model") or self.settings().get(f"providers.{row['provider']}.probe_model"))
@@ -110,7 +119,8 @@ class Verifier:
         for attempt in range(PROBE_RETRIES + 1):
             last = attempt == PROBE_RETRIES
             try:
-                resp = send("POST", url, self._headers(row), timeout, probe_body(row["provider"], model))
+                body = probe_body(row["provider"], model)
+                resp = send("POST", url, self._headers(row), timeout, body, self.egress.sender(row["id"]))
             except UpstreamUnreachable:
                 if last:
                     raise

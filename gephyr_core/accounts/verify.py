@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gephyr_core.errors import CredentialInvalid, UpstreamError, UpstreamUnreachable
 from gephyr_core.globs import matches_any
 from gephyr_core.providers import auth_headers, list_models_url, parse_model_ids
+
+if TYPE_CHECKING:
+    from gephyr_core.pool.egress import Send
 
 
 @dataclass
@@ -24,8 +28,9 @@ def list_models(
     anthropic_version: str,
     timeout: float = 15.0,
     profile: dict[str, str] | None = None,
+    send: Send | None = None,
 ) -> ListModelsResult:
-    """Call list-models; 401/403 → credential_invalid, other failures → upstream errors."""
+    """Call list-models (on the account's egress route `send`); 401/403 → credential_invalid."""
     import httpx
 
     from gephyr_core import __version__
@@ -35,9 +40,13 @@ def list_models(
     for name, value in (profile or {}).items():  # the account's header profile, never over the credential
         if name.lower() not in headers or name.lower() == "user-agent":
             headers[name.lower()] = value
+    url = list_models_url(provider, base_url)
     try:
-        with httpx.Client(timeout=timeout) as client:
-            resp = client.get(list_models_url(provider, base_url), headers=headers)
+        if send is not None:
+            resp = send("GET", url, timeout=timeout, headers=headers)
+        else:
+            with httpx.Client(timeout=timeout) as client:
+                resp = client.get(url, headers=headers)
     except httpx.HTTPError as exc:
         raise UpstreamUnreachable(f"cannot reach {provider}: {type(exc).__name__}") from exc
     if resp.status_code in (401, 403):

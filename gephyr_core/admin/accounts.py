@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gephyr_core.accounts import service
 from gephyr_core.accounts.verify import filter_models, list_models
 from gephyr_core.accounts.view import account_response, check_provider, normalise_base_url
+from gephyr_core.admin import audit as snap
 from gephyr_core.admin.context import AdminContext
-from gephyr_core.admin.registry import Reply, operation
+from gephyr_core.admin.registry import Audit, Reply, operation
 from gephyr_core.errors import BadRequest, CredentialInvalid, GephyrError, NotFound
 from gephyr_core.store import accounts as table
+
+if TYPE_CHECKING:
+    from gephyr_core.pool.egress import Send
 
 
 def _current(ctx: AdminContext) -> str:
@@ -50,7 +54,9 @@ def current(ctx: AdminContext) -> dict[str, Any] | None:
 @operation("accounts.show", "GET", "/api/accounts/{id}")
 def show(ctx: AdminContext, id: str) -> dict[str, Any]:
     """Show one account."""
-    return view(ctx, _row(ctx, id))
+    from gephyr_core.admin.quota import with_request_counts
+
+    return with_request_counts(ctx, view(ctx, _row(ctx, id)))
 
 
 @operation("accounts.add", "POST", "/api/accounts")
@@ -85,6 +91,7 @@ def add(
                 base,
                 api_key.strip(),
                 settings.get("providers.anthropic.anthropic_version"),
+                send=_verify_route(ctx, provider, base, email, api_key.strip()),
             )
             discovered = filter_models(found.models, models or settings.get(f"providers.{provider}.models"))
         except CredentialInvalid:
@@ -109,6 +116,16 @@ def add(
     return Reply(data, status=201 if created else 200)
 
 
+def _verify_route(ctx: AdminContext, provider: str, base: str, email: str | None, key: str) -> Send:
+    """The add-time check leaves by the route of the account it updates (a new one: an unbound account's)."""
+    from gephyr_core.accounts.view import fingerprint
+    from gephyr_core.pool.egress import UNBOUND, for_context
+
+    wanted = service.AccountInput(provider=provider, base_url=base, email=email)
+    twin = service._match(table.list_accounts(ctx.store), wanted, fingerprint(key))
+    return for_context(ctx).sender(twin["id"] if twin else UNBOUND)
+
+
 def _add_oauth(
     ctx: AdminContext, provider: str | None, refresh_token: str, label: str | None, models: list[str] | None
 ) -> Reply:
@@ -123,7 +140,7 @@ def _add_oauth(
     return Reply(view(ctx, _row(ctx, account_id)), status=201 if created else 200)
 
 
-@operation("accounts.update", "PATCH", "/api/accounts/{id}")
+@operation("accounts.update", "PATCH", "/api/accounts/{id}", audit=Audit("accounts.update", snap.account))
 def update(
     ctx: AdminContext,
     id: str,
@@ -162,7 +179,9 @@ def update(
     return view(ctx, _row(ctx, id))
 
 
-@operation("accounts.switch", "POST", "/api/accounts/switch")
+@operation(
+    "accounts.switch", "POST", "/api/accounts/switch", audit=Audit("accounts.switch", snap.accounts_overview)
+)
 def switch(ctx: AdminContext, account_id: str) -> dict[str, Any]:
     """Make an account the current one (clears sticky bindings)."""
     _row(ctx, account_id)
@@ -175,7 +194,13 @@ def switch(ctx: AdminContext, account_id: str) -> dict[str, Any]:
     return {"ok": True}
 
 
-@operation("accounts.delete", "DELETE", "/api/accounts/{id}", status=204)
+@operation(
+    "accounts.delete",
+    "DELETE",
+    "/api/accounts/{id}",
+    status=204,
+    audit=Audit("accounts.delete", snap.account),
+)
 def delete(ctx: AdminContext, id: str) -> None:
     """Delete one account."""
     _row(ctx, id)
@@ -183,7 +208,12 @@ def delete(ctx: AdminContext, id: str) -> None:
     ctx.records_changed()
 
 
-@operation("accounts.bulk_delete", "POST", "/api/accounts/bulk-delete")
+@operation(
+    "accounts.bulk_delete",
+    "POST",
+    "/api/accounts/bulk-delete",
+    audit=Audit("accounts.bulk_delete", snap.accounts_overview),
+)
 def bulk_delete(ctx: AdminContext, account_ids: list[str]) -> dict[str, Any]:
     """Delete several accounts (unknown ids are ignored)."""
     deleted = service.delete(ctx.store, account_ids)
@@ -191,7 +221,12 @@ def bulk_delete(ctx: AdminContext, account_ids: list[str]) -> dict[str, Any]:
     return {"deleted": deleted}
 
 
-@operation("accounts.reorder", "POST", "/api/accounts/reorder")
+@operation(
+    "accounts.reorder",
+    "POST",
+    "/api/accounts/reorder",
+    audit=Audit("accounts.reorder", snap.accounts_overview),
+)
 def reorder(ctx: AdminContext, account_ids: list[str]) -> dict[str, Any]:
     """Put the given accounts first, in that order."""
     service.reorder(ctx.store, account_ids)
@@ -199,7 +234,12 @@ def reorder(ctx: AdminContext, account_ids: list[str]) -> dict[str, Any]:
     return {"ok": True}
 
 
-@operation("accounts.toggle_proxy", "POST", "/api/accounts/{id}/toggle-proxy")
+@operation(
+    "accounts.toggle_proxy",
+    "POST",
+    "/api/accounts/{id}/toggle-proxy",
+    audit=Audit("accounts.toggle_proxy", snap.account),
+)
 def toggle_proxy(ctx: AdminContext, id: str, enable: bool, reason: str | None = None) -> dict[str, Any]:
     """Allow (enable) or forbid routing traffic to an account."""
     _row(ctx, id)
@@ -226,8 +266,10 @@ def _signout_one(
     revoked = False
     if revoke_remote and row["credential_kind"] == "oauth" and row.get("secret"):
         from gephyr_core.oauth.link import revoke_account
+        from gephyr_core.pool.egress import for_context
 
-        revoked = revoke_account(ctx.settings(), ctx.box, row)  # a failure aborts before any change
+        send = for_context(ctx).sender(row["id"])  # the account's egress route
+        revoked = revoke_account(ctx.settings(), ctx.box, row, send)  # a failure aborts before any change
     service.sign_out(ctx.store, row["id"])
     if delete_local:
         service.delete(ctx.store, [row["id"]])
@@ -241,7 +283,9 @@ def _signout_one(
     }
 
 
-@operation("accounts.signout", "POST", "/api/accounts/{id}/logout")
+@operation(
+    "accounts.signout", "POST", "/api/accounts/{id}/logout", audit=Audit("accounts.signout", snap.account)
+)
 def signout(
     ctx: AdminContext, id: str, revoke_remote: bool = True, delete_local: bool = False
 ) -> dict[str, Any]:
@@ -251,7 +295,12 @@ def signout(
     return result
 
 
-@operation("accounts.signout_all", "POST", "/api/accounts/logout-all")
+@operation(
+    "accounts.signout_all",
+    "POST",
+    "/api/accounts/logout-all",
+    audit=Audit("accounts.signout_all", snap.accounts_overview),
+)
 def signout_all(ctx: AdminContext, revoke_remote: bool = True, delete_local: bool = False) -> dict[str, Any]:
     """Sign every account out."""
     rows = table.list_accounts(ctx.store)

@@ -6,8 +6,9 @@ from typing import Any
 
 from tomlkit.toml_document import TOMLDocument
 
+from gephyr_core.admin import audit as snap
 from gephyr_core.admin.context import AdminContext
-from gephyr_core.admin.registry import operation
+from gephyr_core.admin.registry import Audit, operation
 from gephyr_core.config.values import runtime_apply
 from gephyr_core.errors import BadRequest, NotFound
 
@@ -35,7 +36,12 @@ def show(ctx: AdminContext) -> dict[str, Any]:
     return {"config": _config(ctx), **rt.scheduling.guard.snapshot()}
 
 
-@operation("compliance.set", "POST", "/api/proxy/compliance")
+@operation(
+    "compliance.set",
+    "POST",
+    "/api/proxy/compliance",
+    audit=Audit("config.update_compliance", snap.config_keys("compliance")),
+)
 def set_compliance(ctx: AdminContext, body: Any) -> dict[str, Any]:
     """Change any subset of the guard's settings (validated, saved, applied at once)."""
     if not isinstance(body, dict):

@@ -7,8 +7,9 @@ from typing import Any
 
 from tomlkit.toml_document import TOMLDocument
 
+from gephyr_core.admin import audit as snap
 from gephyr_core.admin.context import AdminContext
-from gephyr_core.admin.registry import operation
+from gephyr_core.admin.registry import Audit, operation
 from gephyr_core.config.keys import ENCRYPTED_KEYS, REDACTED, get_path, redact, set_path
 from gephyr_core.config.settings import REPLACED_PATHS
 from gephyr_core.config.values import runtime_apply
@@ -87,7 +88,7 @@ def save_patch(ctx: AdminContext, patch: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-@operation("config.save", "POST", "/api/config")
+@operation("config.save", "POST", "/api/config", audit=Audit("config.save", snap.config_summary))
 def save_config(ctx: AdminContext, config: dict[str, Any]) -> dict[str, Any]:
     """Merge, validate, save and hot-apply a (partial) config document."""
     if not config:
@@ -113,7 +114,12 @@ def _scoped_reply(ctx: AdminContext, patch: dict[str, Any], what: str) -> dict[s
     return result
 
 
-@operation("config.rotate_api_key", "POST", "/api/proxy/api-key/generate")
+@operation(
+    "config.rotate_api_key",
+    "POST",
+    "/api/proxy/api-key/generate",
+    audit=Audit("config.rotate_api_key", snap.config_keys("auth.api_key")),
+)
 def rotate_api_key(ctx: AdminContext) -> dict[str, Any]:
     """Generate a new relay API key, save it and apply it (the only response showing it)."""
     from gephyr_core.config.document import new_api_key
@@ -145,6 +151,7 @@ def get_request_timeout(ctx: AdminContext) -> dict[str, Any]:
     "POST",
     "/api/proxy/request-timeout",
     aliases={"request_timeout": ("requestTimeoutSeconds", "request_timeout_seconds")},
+    audit=Audit("config.update_request_timeout", snap.config_keys("server.request_timeout")),
 )
 def set_request_timeout(ctx: AdminContext, request_timeout: int) -> dict[str, Any]:
     """Set the upstream request timeout in seconds (validated, applied to the next request)."""

@@ -13,8 +13,9 @@ import logging
 import threading
 from typing import Any
 
+from gephyr_core.admin import audit as snap
 from gephyr_core.admin.context import AdminContext
-from gephyr_core.admin.registry import operation
+from gephyr_core.admin.registry import Audit, operation
 from gephyr_core.errors import BadRequest
 
 CAPACITY = 5000
@@ -81,14 +82,26 @@ def _console(ctx: AdminContext) -> DebugConsole:
     return console
 
 
-@operation("debug.enable", "POST", "/api/debug/enable", runtime=True)
+@operation(
+    "debug.enable",
+    "POST",
+    "/api/debug/enable",
+    runtime=True,
+    audit=Audit("debug.enable", snap.config_keys("debug_logging.enabled")),
+)
 def enable(ctx: AdminContext) -> dict[str, Any]:
     """Start capturing the server's log records into the debug ring."""
     _console(ctx).enabled = True
     return {"ok": True, "enabled": True}
 
 
-@operation("debug.disable", "POST", "/api/debug/disable", runtime=True)
+@operation(
+    "debug.disable",
+    "POST",
+    "/api/debug/disable",
+    runtime=True,
+    audit=Audit("debug.disable", snap.config_keys("debug_logging.enabled")),
+)
 def disable(ctx: AdminContext) -> dict[str, Any]:
     """Stop capturing (the captured records are kept)."""
     _console(ctx).enabled = False

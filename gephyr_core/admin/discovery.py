@@ -9,6 +9,7 @@ from gephyr_core.accounts.verify import filter_models, list_models
 from gephyr_core.admin.context import AdminContext
 from gephyr_core.admin.registry import operation
 from gephyr_core.errors import BadRequest, NotFound
+from gephyr_core.pool.egress import for_context
 from gephyr_core.store import accounts as table
 
 
@@ -23,7 +24,7 @@ def _secret(ctx: AdminContext, row: dict[str, Any]) -> tuple[str, str]:
     return "api_key", ctx.box.decrypt("account.secret", str(row["secret"]))
 
 
-@operation("accounts.fetch_models", "POST", "/api/accounts/{id}/models/fetch")
+@operation("accounts.fetch_models", "POST", "/api/accounts/{id}/models/fetch", audit="accounts.models_fetch")
 def fetch_models(ctx: AdminContext, id: str) -> dict[str, Any]:
     """Fetch the provider's model list for an account and store it for the catalogue."""
     row = table.get_account(ctx.store, id)
@@ -40,6 +41,7 @@ def fetch_models(ctx: AdminContext, id: str) -> dict[str, Any]:
         str(settings.get("providers.anthropic.anthropic_version")),
         timeout=max(5.0, float(settings.get("server.request_timeout"))),
         profile=profile["headers"] if profile else None,
+        send=for_context(ctx).sender(id),  # the account's egress route
     )
     patterns = row["models"] or settings.get(f"providers.{row['provider']}.models")
     models = sorted(dict.fromkeys(filter_models(found.models, patterns)))

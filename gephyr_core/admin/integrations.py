@@ -85,7 +85,7 @@ def opencode_status(ctx: AdminContext, proxy_url: str | None = None) -> dict[str
     return integrations.status(_opencode(), _home(ctx), ctx.env, _proxy_url(ctx, proxy_url))
 
 
-@operation("integrations.opencode_sync", "POST", "/api/proxy/opencode/sync")
+@operation("integrations.opencode_sync", "POST", "/api/proxy/opencode/sync", audit="integrations.sync")
 def opencode_sync(
     ctx: AdminContext, proxy_url: str | None = None, api_key: str | None = None
 ) -> dict[str, Any]:
@@ -93,7 +93,9 @@ def opencode_sync(
     return integrations.sync(_opencode(), _home(ctx), _link(ctx, proxy_url, api_key))
 
 
-@operation("integrations.opencode_restore", "POST", "/api/proxy/opencode/restore")
+@operation(
+    "integrations.opencode_restore", "POST", "/api/proxy/opencode/restore", audit="integrations.restore"
+)
 def opencode_restore(ctx: AdminContext) -> dict[str, Any]:
     """Put OpenCode's config back as it was before the first sync."""
     return integrations.restore(_opencode(), _home(ctx))

@@ -6,8 +6,9 @@ from typing import Any
 
 from tomlkit.toml_document import TOMLDocument
 
+from gephyr_core.admin import audit as snap
 from gephyr_core.admin.context import AdminContext
-from gephyr_core.admin.registry import Reply, operation
+from gephyr_core.admin.registry import Audit, Reply, operation
 from gephyr_core.config.values import runtime_apply
 from gephyr_core.errors import BadRequest, NotFound
 from gephyr_core.monitor.writer import settle
@@ -63,7 +64,12 @@ def clear_logs(ctx: AdminContext) -> dict[str, int]:
     return {"deleted": table.clear_logs(ctx.store)}
 
 
-@operation("monitor.toggle", "POST", "/api/proxy/monitor/toggle")
+@operation(
+    "monitor.toggle",
+    "POST",
+    "/api/proxy/monitor/toggle",
+    audit=Audit("monitor.toggle", snap.config_keys("monitor.enabled")),
+)
 def toggle(ctx: AdminContext, enabled: Any = None) -> dict[str, Any]:
     """Switch request logging on or off (saved, applied at once)."""
     if not isinstance(enabled, bool):

@@ -7,8 +7,9 @@ from typing import Any
 import tomlkit
 from tomlkit.toml_document import TOMLDocument
 
+from gephyr_core.admin import audit as snap
 from gephyr_core.admin.context import AdminContext
-from gephyr_core.admin.registry import operation
+from gephyr_core.admin.registry import Audit, operation
 from gephyr_core.config.values import runtime_apply
 from gephyr_core.errors import BadRequest
 
@@ -51,7 +52,12 @@ def _apply(
     }
 
 
-@operation("mapping.save", "POST", "/api/proxy/mapping")
+@operation(
+    "mapping.save",
+    "POST",
+    "/api/proxy/mapping",
+    audit=Audit("config.update_mapping", snap.mapping_entries, snap.mapping_changes),
+)
 def save_mapping(
     ctx: AdminContext,
     custom_mapping: dict[str, Any] | None = None,

@@ -63,32 +63,32 @@ def _open_browser(url: str) -> bool:
         return False
 
 
-@operation("oauth.prepare", "POST", "/api/accounts/oauth/prepare", runtime=True)
+@operation("oauth.prepare", "POST", "/api/accounts/oauth/prepare", runtime=True, audit=False)
 def prepare(ctx: AdminContext) -> dict[str, Any]:
     """Set up a local-listener flow and return its authorization URL."""
     flow = oauth_state(ctx).flows.prepare_local()
     return {"url": flow.url, "state": flow.state, "redirect_uri": flow.redirect_uri}
 
 
-@operation("oauth.start", "POST", "/api/accounts/oauth/start")
+@operation("oauth.start", "POST", "/api/accounts/oauth/start", audit=False)
 def start(ctx: AdminContext) -> dict[str, Any]:
     """Open a browser on the machine running Gephyr and link the account that signs in."""
     return _linked(ctx, oauth_state(ctx, create=True), browser=True)
 
 
-@operation("oauth.complete", "POST", "/api/accounts/oauth/complete")
+@operation("oauth.complete", "POST", "/api/accounts/oauth/complete", audit=False)
 def complete(ctx: AdminContext) -> dict[str, Any]:
     """Wait for the prepared flow's callback (no browser launched) and link the account."""
     return _linked(ctx, oauth_state(ctx, create=True), browser=False)
 
 
-@operation("oauth.cancel", "POST", "/api/accounts/oauth/cancel", runtime=True)
+@operation("oauth.cancel", "POST", "/api/accounts/oauth/cancel", runtime=True, audit=False)
 def cancel(ctx: AdminContext) -> dict[str, Any]:
     """Cancel the active flow."""
     return {"ok": True, "cancelled": oauth_state(ctx).flows.cancel()}
 
 
-@operation("oauth.submit_code", "POST", "/api/accounts/oauth/submit-code", runtime=True)
+@operation("oauth.submit_code", "POST", "/api/accounts/oauth/submit-code", runtime=True, audit=False)
 def submit_code(ctx: AdminContext, body: Any) -> dict[str, Any]:
     """Hand the active flow its code: the bare code or the whole redirect URL."""
     # Read from the whole body so the audit record redacts the code.

@@ -9,8 +9,9 @@ from typing import Any
 import tomlkit
 from tomlkit.toml_document import TOMLDocument
 
+from gephyr_core.admin import audit as snap
 from gephyr_core.admin.context import AdminContext
-from gephyr_core.admin.registry import Reply, operation
+from gephyr_core.admin.registry import Audit, Reply, operation
 from gephyr_core.config.values import runtime_apply
 from gephyr_core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from gephyr_core.pool.config import STRATEGIES, normalise_url
@@ -126,6 +127,7 @@ def _pool_table(doc: TOMLDocument) -> Any:
     "POST",
     "/api/proxy/pool/strategy",
     aliases={"strategy": ("proxySelectionStrategy", "proxy_selection_strategy")},
+    audit=Audit("pool.update_strategy", snap.config_keys("pool.strategy")),
 )
 def set_strategy(ctx: AdminContext, strategy: str | None = None) -> dict[str, Any]:
     """Change the selection strategy."""
@@ -149,6 +151,7 @@ def set_strategy(ctx: AdminContext, strategy: str | None = None) -> dict[str, An
         "enabled": ("poolEnabled",),
         "health_check_interval": ("healthCheckIntervalSeconds",),
     },
+    audit=Audit("pool.update_runtime", snap.config_keys(*snap.POOL_RUNTIME)),
 )
 def set_runtime(
     ctx: AdminContext,
@@ -264,7 +267,13 @@ def _one(ctx: AdminContext, proxy_id: str) -> dict[str, Any]:
     return _view(raw, bindings, _router(ctx))
 
 
-@operation("pool.proxy_add", "POST", "/api/proxy/pool/proxies", status=201)
+@operation(
+    "pool.proxy_add",
+    "POST",
+    "/api/proxy/pool/proxies",
+    status=201,
+    audit=Audit("pool.proxy_add", snap.proxies),
+)
 def add_proxy(ctx: AdminContext, body: dict[str, Any] | None = None) -> Reply:
     """Add a proxy to the pool (`url` required; id generated when omitted)."""
     fields = _clean(_body_fields(body), partial=False)
@@ -284,7 +293,12 @@ def add_proxy(ctx: AdminContext, body: dict[str, Any] | None = None) -> Reply:
     return Reply(_one(ctx, proxy_id), 201)
 
 
-@operation("pool.proxy_update", "PATCH", "/api/proxy/pool/proxies/{id}")
+@operation(
+    "pool.proxy_update",
+    "PATCH",
+    "/api/proxy/pool/proxies/{id}",
+    audit=Audit("pool.proxy_update", snap.proxies),
+)
 def update_proxy(ctx: AdminContext, id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """Change fields of a proxy; `auth: null` removes its credentials."""
     fields = _clean(_body_fields(body), partial=True)
@@ -301,7 +315,13 @@ def update_proxy(ctx: AdminContext, id: str, body: dict[str, Any] | None = None)
     return _one(ctx, id)
 
 
-@operation("pool.proxy_remove", "DELETE", "/api/proxy/pool/proxies/{id}", status=204)
+@operation(
+    "pool.proxy_remove",
+    "DELETE",
+    "/api/proxy/pool/proxies/{id}",
+    status=204,
+    audit=Audit("pool.proxy_remove", snap.proxies),
+)
 def remove_proxy(ctx: AdminContext, id: str) -> Reply:
     """Remove a proxy and its bindings."""
 
@@ -328,7 +348,7 @@ def binding(ctx: AdminContext, account_id: str) -> str | None:
     return pool_table.load(ctx.store).get(account_id)
 
 
-@operation("pool.bind", "POST", "/api/proxy/pool/bind")
+@operation("pool.bind", "POST", "/api/proxy/pool/bind", audit=Audit("pool.bind", snap.proxy_binding))
 def bind(ctx: AdminContext, account_id: str, proxy_id: str) -> dict[str, Any]:
     """Bind an account to a proxy (replaces its previous binding); 409 when the proxy is full."""
     if accounts_table.get_account(ctx.store, account_id) is None:
@@ -341,7 +361,7 @@ def bind(ctx: AdminContext, account_id: str, proxy_id: str) -> dict[str, Any]:
     return {"ok": True}
 
 
-@operation("pool.unbind", "POST", "/api/proxy/pool/unbind")
+@operation("pool.unbind", "POST", "/api/proxy/pool/unbind", audit=Audit("pool.unbind", snap.proxy_binding))
 def unbind(ctx: AdminContext, account_id: str) -> dict[str, Any]:
     """Remove an account's binding (succeeds when there was none)."""
     unbound = pool_table.unbind(ctx.store, account_id)

@@ -11,8 +11,9 @@ from gephyr_core.accounts.probe import Verifier
 from gephyr_core.accounts.view import routable
 from gephyr_core.admin.context import AdminContext
 from gephyr_core.admin.health import verifier
-from gephyr_core.admin.registry import operation
+from gephyr_core.admin.registry import Audit, operation
 from gephyr_core.errors import ConfirmationRequired, GephyrError, NotFound
+from gephyr_core.relay.routes import normalise_model
 from gephyr_core.store import accounts as table
 from gephyr_core.store import quota as qstore
 
@@ -20,7 +21,12 @@ CONFIRM_HEADER = "x-gephyr-confirm-bulk-refresh"
 CONFIRM_VALUES = {"1", "true", "yes", "confirm"}
 
 
-@operation("accounts.quota", "GET", "/api/accounts/{id}/quota")
+@operation(
+    "accounts.quota",
+    "GET",
+    "/api/accounts/{id}/quota",
+    audit=Audit("accounts.quota_probe", when=lambda kwargs: not kwargs.get("cached")),
+)
 def account_quota(ctx: AdminContext, id: str, cached: bool = False) -> dict[str, Any] | None:
     """Probe an account's quota (costs one token) or show the stored snapshot with cached=true."""
     if table.get_account(ctx.store, id) is None:
@@ -31,6 +37,20 @@ def account_quota(ctx: AdminContext, id: str, cached: bool = False) -> dict[str,
         return verifier(ctx).probe(id)
     finally:
         ctx.records_changed()
+
+
+def with_request_counts(ctx: AdminContext, data: dict[str, Any]) -> dict[str, Any]:
+    """An AccountResponse whose quota models carry `request_count` (accounts.md §5)."""
+    snapshot = data.get("quota")
+    if not snapshot or not snapshot.get("models"):
+        return data
+    counts: dict[str, int] = {}
+    since = float(snapshot.get("last_updated") or 0)
+    for model, n in qstore.usage_counts(ctx.store, data["id"], since).items():
+        name = normalise_model(model)
+        counts[name] = counts.get(name, 0) + n
+    models = [{**m, "request_count": counts.get(str(m.get("name")), 0)} for m in snapshot["models"]]
+    return {**data, "quota": {**snapshot, "models": models}}
 
 
 def stagger_ms(account_id: str, low: int, high: int) -> int:

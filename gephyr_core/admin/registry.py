@@ -6,6 +6,8 @@ Parameters named in the path template come from the path; for GET and DELETE the
 come from the query string, otherwise from the JSON body (snake_case or camelCase keys);
 a parameter named `body` receives the whole JSON body; `headers=` maps parameters to
 request headers. Types are checked from the annotations, the same way on every edge.
+`audit=` names the audit action (observability.md §7; default: the operation's name when it
+mutates) and may bring a `snapshot` of the state it changes, taken before and after.
 """
 
 from __future__ import annotations
@@ -40,6 +42,21 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Audit:
+    """How an operation is audited: its action and what to record about the change.
+
+    `snapshot(ctx, kwargs)` summarises the touched state (no secrets) and runs before and after
+    the operation; `summarize(before, after)` may reduce the two (e.g. to counts and changed
+    keys); `when(kwargs)` limits auditing to some calls (e.g. a non-cached quota probe).
+    """
+
+    action: str
+    snapshot: Callable[[Any, Mapping[str, Any]], Any] | None = None
+    summarize: Callable[[Any, Any], tuple[Any, Any]] | None = None
+    when: Callable[[Mapping[str, Any]], bool] | None = None
+
+
+@dataclass(frozen=True)
 class Param:
     """One parameter of an operation and where it is read from."""
 
@@ -69,6 +86,7 @@ class Operation:
     mutating: bool = False
     status: int = 200
     aliases: tuple[str, ...] = ()
+    audit: Audit | None = None
 
     def __call__(self, ctx: Any, **kwargs: Any) -> Any:
         return self.func(ctx, **kwargs)
@@ -218,8 +236,9 @@ def operation(
     headers: Mapping[str, str] | None = None,
     aliases: Mapping[str, tuple[str, ...]] | None = None,
     alias_paths: tuple[str, ...] = (),
+    audit: str | Audit | None | bool = None,
 ) -> Callable[[Callable[..., Any]], Operation]:
-    """Declare an admin operation (see module docstring)."""
+    """Declare an admin operation (see module docstring); `audit=False` for one never audited."""
 
     def wrap(func: Callable[..., Any]) -> Operation:
         hints = typing.get_type_hints(func)
@@ -248,6 +267,7 @@ def operation(
                 )
             )
         doc = inspect.getdoc(func) or name
+        mutates = method != "GET" if mutating is None else mutating
         return Operation(
             name=name,
             method=method,
@@ -256,12 +276,23 @@ def operation(
             summary=doc.splitlines()[0],
             params=tuple(params),
             runtime=runtime,
-            mutating=method != "GET" if mutating is None else mutating,
+            mutating=mutates,
             status=status,
             aliases=alias_paths,
+            audit=_audit_of(name, mutates, audit),
         )
 
     return wrap
+
+
+def _audit_of(name: str, mutates: bool, audit: str | Audit | None | bool) -> Audit | None:
+    if isinstance(audit, Audit):
+        return audit
+    if isinstance(audit, str):
+        return Audit(audit)
+    if audit is False or (audit is None and not mutates):
+        return None
+    return Audit(name)
 
 
 def collect(modules: list[types.ModuleType]) -> dict[str, Operation]:

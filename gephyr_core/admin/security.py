@@ -6,9 +6,10 @@ import sqlite3
 import time
 from typing import Any
 
+from gephyr_core.admin import audit as snap
 from gephyr_core.admin.config import save_patch
 from gephyr_core.admin.context import AdminContext
-from gephyr_core.admin.registry import Reply, operation
+from gephyr_core.admin.registry import Audit, Reply, operation
 from gephyr_core.errors import BadRequest, Conflict, NotFound, StorageError, ValidationFailed
 from gephyr_core.security.clientip import parse_ip
 from gephyr_core.security.ipfilter import Matcher, normalise_pattern
@@ -80,7 +81,13 @@ def blacklist_list(ctx: AdminContext) -> list[dict[str, Any]]:
     return iplists.list_entries(ctx.store, "blacklist")
 
 
-@operation("security.blacklist.add", "POST", "/api/security/blacklist", status=201)
+@operation(
+    "security.blacklist.add",
+    "POST",
+    "/api/security/blacklist",
+    status=201,
+    audit=Audit("security.blacklist_add", snap.ip_list("blacklist")),
+)
 def blacklist_add(
     ctx: AdminContext, ip_pattern: str, reason: str | None = None, expires_at: int | None = None
 ) -> Reply:
@@ -102,13 +109,23 @@ def blacklist_add(
     return _add(ctx, "blacklist", row)
 
 
-@operation("security.blacklist.remove", "DELETE", "/api/security/blacklist")
+@operation(
+    "security.blacklist.remove",
+    "DELETE",
+    "/api/security/blacklist",
+    audit=Audit("security.blacklist_remove", snap.ip_list("blacklist")),
+)
 def blacklist_remove(ctx: AdminContext, ip_pattern: str) -> dict[str, bool]:
     """Remove a blacklist entry."""
     return _remove(ctx, "blacklist", ip_pattern)
 
 
-@operation("security.blacklist.clear", "POST", "/api/security/blacklist/clear")
+@operation(
+    "security.blacklist.clear",
+    "POST",
+    "/api/security/blacklist/clear",
+    audit=Audit("security.blacklist_clear", snap.ip_list("blacklist")),
+)
 def blacklist_clear(ctx: AdminContext) -> dict[str, int]:
     """Remove every blacklist entry."""
     return _clear(ctx, "blacklist")
@@ -126,7 +143,13 @@ def whitelist_list(ctx: AdminContext) -> list[dict[str, Any]]:
     return iplists.list_entries(ctx.store, "whitelist")
 
 
-@operation("security.whitelist.add", "POST", "/api/security/whitelist", status=201)
+@operation(
+    "security.whitelist.add",
+    "POST",
+    "/api/security/whitelist",
+    status=201,
+    audit=Audit("security.whitelist_add", snap.ip_list("whitelist")),
+)
 def whitelist_add(ctx: AdminContext, ip_pattern: str, description: str | None = None) -> Reply:
     """Allow an address or CIDR block."""
     row = {
@@ -137,13 +160,23 @@ def whitelist_add(ctx: AdminContext, ip_pattern: str, description: str | None = 
     return _add(ctx, "whitelist", row)
 
 
-@operation("security.whitelist.remove", "DELETE", "/api/security/whitelist")
+@operation(
+    "security.whitelist.remove",
+    "DELETE",
+    "/api/security/whitelist",
+    audit=Audit("security.whitelist_remove", snap.ip_list("whitelist")),
+)
 def whitelist_remove(ctx: AdminContext, ip_pattern: str) -> dict[str, bool]:
     """Remove a whitelist entry."""
     return _remove(ctx, "whitelist", ip_pattern)
 
 
-@operation("security.whitelist.clear", "POST", "/api/security/whitelist/clear")
+@operation(
+    "security.whitelist.clear",
+    "POST",
+    "/api/security/whitelist/clear",
+    audit=Audit("security.whitelist_clear", snap.ip_list("whitelist")),
+)
 def whitelist_clear(ctx: AdminContext) -> dict[str, int]:
     """Remove every whitelist entry."""
     return _clear(ctx, "whitelist")
@@ -171,7 +204,7 @@ def logs_list(
     return {"logs": logs, "total": total}
 
 
-@operation("security.logs.clear", "POST", "/api/security/logs/clear")
+@operation("security.logs.clear", "POST", "/api/security/logs/clear", audit="security.logs_clear")
 def logs_clear(ctx: AdminContext) -> dict[str, int]:
     """Delete every access-log row."""
     settle(ctx.runtime)
@@ -225,7 +258,12 @@ def config_get(ctx: AdminContext) -> dict[str, Any]:
 _KEYS = {"blacklist": {"enabled", "block_message"}, "whitelist": {"enabled", "whitelist_priority"}}
 
 
-@operation("security.config.set", "POST", "/api/security/config")
+@operation(
+    "security.config.set",
+    "POST",
+    "/api/security/config",
+    audit=Audit("security.config", snap.config_keys(*snap.SECURITY_CONFIG)),
+)
 def config_set(ctx: AdminContext, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """Change the IP filter settings: `{config: {...}}` or the bare object (hot-applied)."""
     posted = (body or {}).get("config", body or {})

@@ -17,7 +17,7 @@ class _Service(Protocol):
     def records_changed(self) -> None: ...
 
 
-@operation("server.start", "POST", "/api/proxy/start", runtime=True)
+@operation("server.start", "POST", "/api/proxy/start", runtime=True, audit="proxy.start")
 def start(ctx: AdminContext) -> dict[str, Any]:
     """Serve the public routes again (saved: the relay starts serving after a restart too)."""
     rt = cast(_Service, ctx.require_runtime())
@@ -27,7 +27,7 @@ def start(ctx: AdminContext) -> dict[str, Any]:
     return {"ok": True, "running": True}
 
 
-@operation("server.stop", "POST", "/api/proxy/stop", runtime=True)
+@operation("server.stop", "POST", "/api/proxy/stop", runtime=True, audit="proxy.stop")
 def stop(ctx: AdminContext) -> dict[str, Any]:
     """Stop serving the public routes (503 service_disabled); with admin.stop_shuts_down, exit."""
     rt = cast(_Service, ctx.require_runtime())

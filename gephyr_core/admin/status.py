@@ -117,6 +117,20 @@ def _accounts_summary(ctx: AdminContext, rows: list[dict[str, Any]], preferred: 
     }
 
 
+def _live(ctx: AdminContext) -> dict[str, Any]:
+    """The runtime-only parts of the operator status (null without a server)."""
+    rt: Any = ctx.runtime
+    if rt is None:
+        return {"oauthFlow": None, "proxiesHealthy": None, "queueDepth": None, "droppedLogWrites": None}
+    proxies = rt.pool.config().proxies
+    return {
+        "oauthFlow": rt.oauth.flows.status(),
+        "proxiesHealthy": sum(1 for p in proxies if p.enabled and rt.pool.healthy(p.id)),
+        "queueDepth": len(rt.monitor.queue),
+        "droppedLogWrites": rt.monitor.dropped,
+    }
+
+
 @operation("server.operator_status", "GET", "/api/proxy/operator-status")
 def operator_status(ctx: AdminContext) -> dict[str, Any]:
     """Operator status: key source, secret decryptability, accounts, storage, config."""
@@ -124,6 +138,7 @@ def operator_status(ctx: AdminContext) -> dict[str, Any]:
     settings = ctx.runtime.settings if ctx.runtime else ctx.config.settings(ctx.env, ctx.overrides, False)
     rows = table.list_accounts(ctx.store)
     rt = ctx.runtime.status() if ctx.runtime is not None else None
+    live = _live(ctx)
     enc = encryption_status(ctx, rows)
     admin_pw = bool(settings.get("auth.admin_password"))
     proxies = settings.get("pool.proxies") or []
@@ -141,6 +156,11 @@ def operator_status(ctx: AdminContext) -> dict[str, Any]:
         warnings.append("the preferred account is not routable")
     if rt is not None and not rt.get("running"):
         warnings.append("the relay is stopped (gephyr server start)")
+    if live["droppedLogWrites"]:
+        warnings.append(
+            f"{live['droppedLogWrites']} request log write(s) dropped: the log queue was full"
+            " (raise monitor.queue_size)"
+        )
     return {
         "timestamp": int(time.time()),
         "version": __version__,
@@ -161,13 +181,13 @@ def operator_status(ctx: AdminContext) -> dict[str, Any]:
             "clientSecretSet": bool(settings.get("oauth.client_secret")),
             "allowedDomainsSet": bool(settings.get("oauth.allowed_domains")),
         },
-        "oauthFlow": None,
+        "oauthFlow": live["oauthFlow"],
         "proxyPool": {
             "enabled": settings.get("pool.enabled"),
             "requireProxyForAccountRequests": settings.get("pool.require_proxy_for_account_requests"),
             "proxiesTotal": len(proxies),
             "proxiesEnabled": sum(bool(p.get("enabled", True)) for p in proxies),
-            "proxiesHealthy": None,
+            "proxiesHealthy": live["proxiesHealthy"],
         },
         "accounts": accounts,
         "encryption": enc,
@@ -176,7 +196,11 @@ def operator_status(ctx: AdminContext) -> dict[str, Any]:
             "sizeBytes": db.stat().st_size if db.exists() else 0,
             "walSizeBytes": wal.stat().st_size if wal.exists() else 0,
         },
-        "monitor": {"enabled": settings.get("monitor.enabled"), "queueDepth": None, "droppedLogWrites": None},
+        "monitor": {
+            "enabled": settings.get("monitor.enabled"),
+            "queueDepth": live["queueDepth"],
+            "droppedLogWrites": live["droppedLogWrites"],
+        },
         "config": {
             "overlays": _overlay_keys(settings.overlay_variables),
             "lastReloadError": rt.get("last_reload_error") if rt else None,

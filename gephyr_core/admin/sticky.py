@@ -6,8 +6,9 @@ from typing import Any
 
 from tomlkit.toml_document import TOMLDocument
 
+from gephyr_core.admin import audit as snap
 from gephyr_core.admin.context import AdminContext
-from gephyr_core.admin.registry import Reply, operation
+from gephyr_core.admin.registry import Audit, Reply, operation
 from gephyr_core.config.validate import normalise_mode
 from gephyr_core.config.values import runtime_apply
 from gephyr_core.errors import BadRequest, NotFound
@@ -49,7 +50,13 @@ def _scheduling_patch(scheduling: dict[str, Any]) -> dict[str, Any]:
     return patch
 
 
-@operation("sticky.set", "POST", "/api/proxy/sticky", aliases={"max_wait_seconds": ("maxWaitSeconds",)})
+@operation(
+    "sticky.set",
+    "POST",
+    "/api/proxy/sticky",
+    aliases={"max_wait_seconds": ("maxWaitSeconds",)},
+    audit=Audit("config.update_sticky", snap.config_keys("routing.persist_session_bindings", "scheduling")),
+)
 def set_sticky(
     ctx: AdminContext, persist_session_bindings: bool | None = None, scheduling: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -92,7 +99,7 @@ def bindings(ctx: AdminContext, limit: int = 1000) -> dict[str, Any]:
     }
 
 
-@operation("sticky.clear", "POST", "/api/proxy/session-bindings/clear")
+@operation("sticky.clear", "POST", "/api/proxy/session-bindings/clear", audit="session_bindings.clear")
 def clear(ctx: AdminContext) -> dict[str, Any]:
     """Clear every session binding (live and persisted)."""
     cleared = bindings_table.clear(ctx.store)
@@ -109,7 +116,12 @@ def preferred(ctx: AdminContext) -> str | None:
     return str(value) if value else None
 
 
-@operation("sticky.prefer", "POST", "/api/proxy/preferred-account")
+@operation(
+    "sticky.prefer",
+    "POST",
+    "/api/proxy/preferred-account",
+    audit=Audit("config.set_preferred_account", snap.config_keys("routing.preferred_account_id")),
+)
 def prefer(ctx: AdminContext, account_id: str | None = None) -> dict[str, Any]:
     """Set (or clear with null) the account tried first."""
     if account_id and accounts_table.get_account(ctx.store, account_id) is None:
@@ -147,14 +159,20 @@ def rate_limits(ctx: AdminContext) -> dict[str, Any]:
     return {"records": records, "consecutive_failures": state.all_failures()}
 
 
-@operation("ratelimits.clear", "DELETE", "/api/proxy/rate-limits", runtime=True)
+@operation("ratelimits.clear", "DELETE", "/api/proxy/rate-limits", runtime=True, audit="rate_limits.clear")
 def clear_rate_limits(ctx: AdminContext) -> dict[str, Any]:
     """Clear every rate-limit record (needs a server)."""
     rt: Any = ctx.require_runtime()
     return {"cleared": rt.scheduling.state.clear()}
 
 
-@operation("ratelimits.clear_account", "DELETE", "/api/proxy/rate-limits/{account_id}", runtime=True)
+@operation(
+    "ratelimits.clear_account",
+    "DELETE",
+    "/api/proxy/rate-limits/{account_id}",
+    runtime=True,
+    audit="rate_limits.clear",
+)
 def clear_account(ctx: AdminContext, account_id: str) -> Reply:
     """Clear every record of one account (account-level and model-scoped)."""
     rt: Any = ctx.require_runtime()

@@ -16,7 +16,7 @@ def data_dir(ctx: AdminContext) -> str:
     return str(ctx.dd.root.resolve())
 
 
-@operation("system.clear_logs", "POST", "/api/system/logs/clear-cache")
+@operation("system.clear_logs", "POST", "/api/system/logs/clear-cache", audit="system.clear_log_cache")
 def clear_logs(ctx: AdminContext) -> dict[str, Any]:
     """Truncate every file in <data dir>/logs (files stay, so open handles keep working)."""
     logs = ctx.dd.logs_dir

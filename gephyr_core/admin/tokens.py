@@ -7,8 +7,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from gephyr_core.admin import audit as snap
 from gephyr_core.admin.context import AdminContext
-from gephyr_core.admin.registry import Reply, operation
+from gephyr_core.admin.registry import Audit, Reply, operation
 from gephyr_core.errors import NotFound, ValidationFailed
 from gephyr_core.security import tokens as tok
 from gephyr_core.security.state import settle
@@ -90,7 +91,7 @@ def summary(ctx: AdminContext) -> dict[str, int]:
     return table.summary(ctx.store, now, now - now % 86400)
 
 
-@operation("tokens.create", "POST", "/api/user-tokens", status=201)
+@operation("tokens.create", "POST", "/api/user-tokens", status=201, audit="user_tokens.create")
 def create(
     ctx: AdminContext,
     username: str,
@@ -135,7 +136,9 @@ def create(
     return Reply({**_found(ctx, token_id), "token": value}, 201)
 
 
-@operation("tokens.update", "PATCH", "/api/user-tokens/{id}")
+@operation(
+    "tokens.update", "PATCH", "/api/user-tokens/{id}", audit=Audit("user_tokens.update", snap.user_token)
+)
 def update(ctx: AdminContext, id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """Change a token's username, description, enabled flag, IP cap or curfew (null clears)."""
     posted = {camel_to_snake(k): v for k, v in (body or {}).items()}
@@ -164,7 +167,9 @@ def camel_to_snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
-@operation("tokens.renew", "POST", "/api/user-tokens/{id}/renew")
+@operation(
+    "tokens.renew", "POST", "/api/user-tokens/{id}/renew", audit=Audit("user_tokens.renew", snap.user_token)
+)
 def renew(ctx: AdminContext, id: str, expires_type: str) -> dict[str, Any]:
     """Set a new expiry counted from now and enable the token."""
     problems = _check({"expires_type": expires_type})
@@ -179,7 +184,13 @@ def renew(ctx: AdminContext, id: str, expires_type: str) -> dict[str, Any]:
     return _found(ctx, id)
 
 
-@operation("tokens.delete", "DELETE", "/api/user-tokens/{id}", status=204)
+@operation(
+    "tokens.delete",
+    "DELETE",
+    "/api/user-tokens/{id}",
+    status=204,
+    audit=Audit("user_tokens.delete", snap.user_token),
+)
 def delete(ctx: AdminContext, id: str) -> Reply:
     """Delete a token and its IP bindings (its usage rows stay)."""
     _settle(ctx)
@@ -198,7 +209,12 @@ def ips(ctx: AdminContext, id: str) -> list[dict[str, Any]]:
     return table.list_bindings(ctx.store, id)
 
 
-@operation("tokens.clear_ips", "DELETE", "/api/user-tokens/{id}/ips")
+@operation(
+    "tokens.clear_ips",
+    "DELETE",
+    "/api/user-tokens/{id}/ips",
+    audit=Audit("user_tokens.clear_ips", snap.user_token),
+)
 def clear_ips(ctx: AdminContext, id: str) -> dict[str, int]:
     """Forget a token's IP bindings (frees its IP cap)."""
     _settle(ctx)

@@ -10,9 +10,10 @@ from typing import Any
 
 from gephyr_core.accounts import service
 from gephyr_core.accounts.view import check_provider
+from gephyr_core.admin import audit as snap
 from gephyr_core.admin.accounts import view
 from gephyr_core.admin.context import AdminContext
-from gephyr_core.admin.registry import operation
+from gephyr_core.admin.registry import Audit, operation
 from gephyr_core.errors import BadRequest, GephyrError, IllegalPath, UnsupportedFormat
 from gephyr_core.secrets import Cipher, derive_key, read_key_file
 from gephyr_core.store import accounts as table
@@ -132,7 +133,9 @@ def _legacy_importer(ctx: AdminContext) -> Any:
     return one
 
 
-@operation("accounts.import", "POST", "/api/accounts/import")
+@operation(
+    "accounts.import", "POST", "/api/accounts/import", audit=Audit("accounts.import", snap.accounts_overview)
+)
 def import_accounts(ctx: AdminContext, body: Any) -> dict[str, Any]:
     """Import an export document (or a legacy refresh-token list)."""
     if isinstance(body, dict) and body.get("format") == EXPORT_FORMAT:
@@ -168,7 +171,12 @@ def _source_db(ctx: AdminContext, path: str) -> Path:
     return p
 
 
-@operation("accounts.import_db", "POST", "/api/accounts/import/db")
+@operation(
+    "accounts.import_db",
+    "POST",
+    "/api/accounts/import/db",
+    audit=Audit("accounts.import", snap.accounts_overview),
+)
 def import_db(ctx: AdminContext, path: str) -> dict[str, Any]:
     """Import the accounts of another Gephyr data dir's database."""
     src = _source_db(ctx, path)

@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gephyr_core.monitor.bodies import Bodies
 from gephyr_core.monitor.record import Record
 from gephyr_core.monitor.writer import Monitor
 from gephyr_core.relay.call import Outcome
@@ -43,12 +44,30 @@ def on_outcome(outcome: Outcome, stream: bool) -> None:
     rec.usage_of = outcome.usage
 
 
+def mark_interrupted(reason: str) -> None:
+    """The relay's hook: a committed stream broke or ended without its terminator (status stays)."""
+    rec = _current.get()
+    if rec is not None:
+        rec.interrupted = True
+        rec.interrupt_reason = reason
+
+
 class Capture:
     """Pure-ASGI: one record per captured request, submitted when the body is done."""
 
-    def __init__(self, app: ASGIApp, monitor: Callable[[], Monitor | None]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        monitor: Callable[[], Monitor | None],
+        observe: Callable[[Record], None] | None = None,
+        started: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
         self.monitor = monitor
+        # the Prometheus counters (monitor/prometheus.py), logging on or off, and their in-flight
+        # gauge: `observe` ends what `started` began
+        self.observe: Callable[[Record], None] = observe or (lambda rec: None)
+        self.started: Callable[[], None] = started or (lambda: None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         monitor = self.monitor()
@@ -64,6 +83,8 @@ class Capture:
             state,
             logged=monitor.enabled,
         )
+        receive, send = _copying(rec, monitor, receive, send)
+        self.started()
         token = _current.set(rec)
         clock = time.perf_counter()
         done = False
@@ -92,7 +113,32 @@ class Capture:
                 rec.interrupted = rec.status != 0
                 rec.status = 499 if rec.status < 400 else rec.status
                 _finish(rec, clock)
+            self.observe(rec)
             monitor.submit(rec)
+
+
+def _copying(rec: Record, monitor: Monitor, receive: Receive, send: Send) -> tuple[Receive, Send]:
+    """With body capture on, `receive` and `send` that copy the bodies into bounded buffers only
+    (decoding and summaries happen in the writer thread); else the two unchanged."""
+    cap = monitor.body_cap() if rec.logged else None
+    if cap is None:
+        return receive, send
+    bodies = rec.bodies = Bodies(cap)
+
+    async def take() -> Message:
+        message = await receive()
+        if message["type"] == "http.request":
+            bodies.request(message.get("body", b""))
+        return message
+
+    async def give(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            bodies.response(message.get("body", b""))
+        elif message["type"] == "http.response.start":
+            bodies.start(message.get("headers", []))
+        await send(message)
+
+    return take, give
 
 
 def _finish(rec: Record, clock: float) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from gephyr_core.monitor.bodies import Bodies
 from gephyr_core.wire import Usage
 
 _SECRET_PARAMS = {"key", "api_key", "token"}
@@ -48,8 +49,10 @@ class Record:
     usage_of: Callable[[], Usage] | None = None
     error_body: bytes = b""
     interrupted: bool = False
+    interrupt_reason: str | None = None  # set by the relay (capture.mark_interrupted)
     stream: bool = False
     logged: bool = True  # monitor.enabled when the request began
+    bodies: Bodies | None = None  # only when monitor.capture_bodies is on
 
 
 def redact_url(path: str, query: str) -> str:
@@ -101,6 +104,17 @@ def _account(accounts: Mapping[str, dict[str, Any]], trace: dict[str, Any] | Non
     return accounts.get(attempts[-1]["account_id"]) or {"id": attempts[-1]["account_id"]}
 
 
+def _error(rec: Record) -> str | None:
+    """`stream_interrupted: …` for a broken stream (status kept), else the error of a status ≥ 400."""
+    if rec.interrupted:
+        if rec.status == 499:
+            return "stream_interrupted: the client left before the end"
+        return f"stream_interrupted: {rec.interrupt_reason or 'the response ended early'}"[:ERROR_CHARS]
+    if rec.status >= 400:
+        return error_message(rec.error_body)
+    return None
+
+
 def to_rows(
     rec: Record, accounts: Mapping[str, dict[str, Any]]
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -129,15 +143,10 @@ def to_rows(
         }
     if not rec.logged:
         return None, usage_row
-    error = None
-    if rec.interrupted:
-        error = (
-            "stream_interrupted: the client left before the end"
-            if rec.status == 499
-            else "stream_interrupted: the response ended early"
-        )
-    elif rec.status >= 400:
-        error = error_message(rec.error_body)
+    request_body = response_body = None
+    if rec.bodies is not None:
+        streamed = rec.stream or rec.path.endswith(":streamGenerateContent")
+        request_body, response_body = rec.bodies.render(protocol, route, streamed, usage)
     log = {
         "id": str(uuid.uuid4()),
         "timestamp": rec.started,
@@ -164,9 +173,9 @@ def to_rows(
         "output_tokens": usage.output_total,
         "cached_tokens": usage.cache_read,
         "thinking_tokens": usage.reasoning,
-        "error": error,
+        "error": _error(rec),
         "trace": json.dumps(rec.trace) if rec.trace is not None else None,
-        "request_body": None,
-        "response_body": None,
+        "request_body": request_body,
+        "response_body": response_body,
     }
     return log, usage_row

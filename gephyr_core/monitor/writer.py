@@ -54,6 +54,11 @@ class Monitor:
     def enabled(self) -> bool:
         return bool(self._settings().get("monitor.enabled"))
 
+    def body_cap(self) -> int | None:
+        """`monitor.max_captured_body_bytes` when bodies are captured, else None."""
+        s = self._settings()
+        return int(s.get("monitor.max_captured_body_bytes")) if s.get("monitor.capture_bodies") else None
+
     def submit(self, rec: Record) -> None:
         """Hand a finished request to the writer; never blocks (drops when the queue is full)."""
         self.total_requests += 1

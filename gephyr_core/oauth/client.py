@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gephyr_core import __version__
 from gephyr_core.errors import GephyrError, UpstreamError, UpstreamUnreachable
 from gephyr_core.oauth.provider import ProviderConfig
+
+if TYPE_CHECKING:
+    from gephyr_core.pool.egress import Send
 
 DEFAULT_TIMEOUT = 15.0
 
@@ -22,7 +25,8 @@ class TokenError(GephyrError):
         self.network = network
 
 
-def _request(method: str, url: str, timeout: float, **kwargs: Any) -> Any:
+def _request(method: str, url: str, timeout: float, send: Send | None = None, **kwargs: Any) -> Any:
+    """One call; `send` carries an account's egress route (pool.md §3), else direct."""
     import httpx
 
     headers = {
@@ -31,6 +35,8 @@ def _request(method: str, url: str, timeout: float, **kwargs: Any) -> Any:
         **kwargs.pop("headers", {}),
     }
     try:
+        if send is not None:
+            return send(method, url, timeout=timeout, headers=headers, **kwargs)
         with httpx.Client(timeout=timeout, trust_env=False) as client:
             return client.request(method, url, headers=headers, **kwargs)
     except httpx.HTTPError as exc:
@@ -48,12 +54,14 @@ def _error_text(resp: Any) -> str:
     return f"HTTP {resp.status_code}"
 
 
-def _token_call(cfg: ProviderConfig, form: dict[str, str], timeout: float) -> dict[str, Any]:
+def _token_call(
+    cfg: ProviderConfig, form: dict[str, str], timeout: float, send: Send | None = None
+) -> dict[str, Any]:
     form = {**form, "client_id": cfg.client_id}
     if cfg.client_secret:
         form["client_secret"] = cfg.client_secret
     try:
-        resp = _request("POST", cfg.token_endpoint, timeout, data=form)
+        resp = _request("POST", cfg.token_endpoint, timeout, send, data=form)
     except UpstreamUnreachable as exc:
         raise TokenError(exc.message, network=True) from exc
     if resp.status_code >= 300:
@@ -89,15 +97,19 @@ def exchange_code(
     return _token_call(cfg, form, timeout)
 
 
-def refresh(cfg: ProviderConfig, refresh_token: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+def refresh(
+    cfg: ProviderConfig, refresh_token: str, timeout: float = DEFAULT_TIMEOUT, send: Send | None = None
+) -> dict[str, Any]:
     """`grant_type=refresh_token` → the token response (maybe with a rotated refresh token)."""
-    return _token_call(cfg, {"grant_type": "refresh_token", "refresh_token": refresh_token}, timeout)
+    return _token_call(cfg, {"grant_type": "refresh_token", "refresh_token": refresh_token}, timeout, send)
 
 
-def userinfo(cfg: ProviderConfig, access_token: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+def userinfo(
+    cfg: ProviderConfig, access_token: str, timeout: float = DEFAULT_TIMEOUT, send: Send | None = None
+) -> dict[str, Any]:
     """The userinfo document for an access token."""
     resp = _request(
-        "GET", cfg.userinfo_endpoint, timeout, headers={"authorization": f"Bearer {access_token}"}
+        "GET", cfg.userinfo_endpoint, timeout, send, headers={"authorization": f"Bearer {access_token}"}
     )
     if resp.status_code >= 300:
         raise UpstreamError(f"userinfo answered {_error_text(resp)}")
@@ -124,11 +136,13 @@ def jwks(cfg: ProviderConfig, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any
     return body
 
 
-def revoke(cfg: ProviderConfig, token: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+def revoke(
+    cfg: ProviderConfig, token: str, timeout: float = DEFAULT_TIMEOUT, send: Send | None = None
+) -> None:
     """Revoke a token: 2xx or 400 (already invalid) count as revoked (oauth.md §9)."""
     if not cfg.revocation_endpoint:
         raise UpstreamError(f"provider {cfg.name} has no revocation_endpoint")
-    resp = _request("POST", cfg.revocation_endpoint, timeout, data={"token": token})
+    resp = _request("POST", cfg.revocation_endpoint, timeout, send, data={"token": token})
     if resp.status_code < 300 or resp.status_code == 400:
         return
     raise UpstreamError(f"revocation failed: {_error_text(resp)}")

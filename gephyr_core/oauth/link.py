@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gephyr_core.accounts import service
 from gephyr_core.config import Settings
@@ -14,6 +14,9 @@ from gephyr_core.oauth.identity import Identity, JwksCache, identify
 from gephyr_core.oauth.provider import ProviderConfig, provider_config
 from gephyr_core.secrets import SecretBox
 from gephyr_core.store import Store, audit
+
+if TYPE_CHECKING:
+    from gephyr_core.pool.egress import Send
 
 
 class Linker:
@@ -89,14 +92,14 @@ class Linker:
         return account_id, self.last_created
 
 
-def revoke_account(settings: Settings, box: SecretBox, row: dict[str, Any]) -> bool:
-    """Revoke an OAuth account's refresh token remotely; False when there is nothing to revoke."""
+def revoke_account(settings: Settings, box: SecretBox, row: dict[str, Any], send: Send | None = None) -> bool:
+    """Revoke an OAuth account's refresh token remotely (on its egress route `send`); False if nothing to."""
     if row.get("credential_kind") != "oauth" or not row.get("secret"):
         return False
     token = box.decrypt("account.secret", row["secret"])
     cfg = provider_config(settings, row.get("oauth_provider") or None, need_client=False)
     try:
-        client.revoke(cfg, token)
+        client.revoke(cfg, token, send=send)
     except GephyrError as exc:
         raise GephyrError(
             f"could not revoke the token of {row['label']}: {exc.message}", code="upstream_error"

@@ -9,6 +9,8 @@ from typing import Any
 from gephyr_core.errors import GephyrError
 from gephyr_core.oauth.client import TokenError
 from gephyr_core.oauth.tokens import REASON_LIMIT, TokenRefresher, needs_refresh
+from gephyr_core.pool.lease import rejected
+from gephyr_core.pool.router import PoolRejected
 from gephyr_core.relay.call import AttemptFailed
 from gephyr_core.wire import ErrorInfo
 
@@ -43,6 +45,8 @@ class RelayTokens:
             row = await asyncio.shield(task)
         except TokenError as exc:
             raise AttemptFailed(self._refresh_failed(account, exc), network=exc.network) from exc
+        except PoolRejected as exc:  # fail-closed egress: nothing left, 503 like a generation call
+            raise rejected(exc) from exc
         except GephyrError as exc:
             raise AttemptFailed(
                 ErrorInfo("upstream_error", 502, f"token refresh failed: {exc.message}")

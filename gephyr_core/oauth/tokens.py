@@ -18,6 +18,7 @@ from gephyr_core.config import Settings
 from gephyr_core.errors import GephyrError, NotFound
 from gephyr_core.oauth import client
 from gephyr_core.oauth.provider import provider_config
+from gephyr_core.pool.egress import EgressHttp
 from gephyr_core.secrets import SecretBox
 from gephyr_core.store import Store
 from gephyr_core.store import accounts as table
@@ -38,11 +39,16 @@ def needs_refresh(account: dict[str, Any], window_seconds: int, now: float | Non
 class TokenRefresher:
     """Refreshes OAuth accounts on the store; concurrent callers for one account share a call."""
 
-    def __init__(self, store: Store, box: SecretBox, settings: Callable[[], Settings]) -> None:
+    def __init__(
+        self, store: Store, box: SecretBox, settings: Callable[[], Settings], egress: EgressHttp | None = None
+    ) -> None:
         self.store = store
         self.box = box
         self._settings = settings
+        # refreshes leave by the account's egress route; a server swaps in its pool's (create_app)
+        self.egress = egress or EgressHttp.local(store, settings)
         self._guard = threading.Lock()
+        self.results = {"success": 0, "invalid_grant": 0, "error": 0}  # refresh calls made (metrics)
         self._locks: dict[str, threading.Lock] = {}
         self._attempts: deque[tuple[float, str]] = deque()
 
@@ -93,11 +99,13 @@ class TokenRefresher:
             cfg = provider_config(self._settings(), row.get("oauth_provider") or None)
             secret = self.box.decrypt("account.secret", row["secret"])
             try:
-                tokens = client.refresh(cfg, secret, timeout)
-            except client.TokenError as exc:
-                if exc.invalid_grant:
+                tokens = client.refresh(cfg, secret, timeout, self.egress.sender(account_id))
+            except GephyrError as exc:
+                self.results["invalid_grant" if getattr(exc, "invalid_grant", False) else "error"] += 1
+                if isinstance(exc, client.TokenError) and exc.invalid_grant:
                     self.disable(account_id, exc.message)
                 raise
+            self.results["success"] += 1
             fields = self._token_fields(tokens, secret)
             with self.store.transaction(change=change) as db:
                 table.update_account(db, account_id, fields)

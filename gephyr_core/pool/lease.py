@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from gephyr_core.pool.router import Egress, EgressRouter, PoolRejected
 from gephyr_core.relay.call import AttemptFailed, Outcome
 from gephyr_core.relay.http import ClientPool
 from gephyr_core.wire import ErrorInfo
+
+
+def rejected(exc: PoolRejected) -> AttemptFailed:
+    """A fail-closed rejection as an attempt failure: 503, so the client gets 503 when all fail."""
+    return AttemptFailed(ErrorInfo("unavailable", 503, exc.message, code="no_account_available"))
 
 
 async def choose(router: EgressRouter | None, clients: ClientPool, account_id: str | None) -> Egress:
@@ -19,7 +25,21 @@ async def choose(router: EgressRouter | None, clients: ClientPool, account_id: s
     try:
         return router.resolve(account_id)
     except PoolRejected as exc:
-        raise AttemptFailed(ErrorInfo("unavailable", 503, str(exc), code="no_account_available")) from exc
+        raise rejected(exc) from exc
+
+
+@contextlib.asynccontextmanager
+async def held(router: EgressRouter | None, clients: ClientPool, egress: Egress) -> AsyncIterator[None]:
+    """Count a call with a whole (non-streamed) answer in flight on `egress` while it runs."""
+    if router is not None:
+        router.started(egress)
+    clients.started(egress.route)
+    try:
+        yield
+    finally:
+        if router is not None:
+            router.ended(egress)
+        clients.ended(egress.route)
 
 
 async def hold(

@@ -6,11 +6,13 @@ import asyncio
 import hashlib
 import logging
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from gephyr_core.config import Settings
+from gephyr_core.errors import GephyrError
 from gephyr_core.pool.config import PoolConfig, ProxySpec
 from gephyr_core.pool.strategies import Counters, pick
 from gephyr_core.relay.http import DIRECT, ProxyEndpoint
@@ -18,8 +20,14 @@ from gephyr_core.relay.http import DIRECT, ProxyEndpoint
 log = logging.getLogger("gephyr.pool")
 
 
-class PoolRejected(Exception):
-    """No proxy is available and `require_proxy_for_account_requests` forbids going direct."""
+class PoolRejected(GephyrError):
+    """No proxy is available and `require_proxy_for_account_requests` forbids going direct.
+
+    Admin-side account calls report it as `upstream_unreachable` (the provider cannot be
+    reached by an allowed route); the relay turns it into a 503 attempt failure (`lease.choose`).
+    """
+
+    code = "upstream_unreachable"
 
 
 @dataclass
@@ -64,6 +72,8 @@ class EgressRouter:
         self.shared_fallback_selections_total = 0
         self.strict_rejections_total = 0
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's loop (set by the health loop)
+        # token refresh, probes and list-models resolve routes from worker threads too
+        self._lock = threading.Lock()
 
     def config(self) -> PoolConfig:
         settings = self._settings()
@@ -84,7 +94,10 @@ class EgressRouter:
 
     def select_shared(self, cfg: PoolConfig | None = None) -> Egress | None:
         """A proxy nobody is bound to by the strategy; else any eligible one when fallback is on."""
-        cfg = cfg or self.config()
+        with self._lock:
+            return self._select_shared(cfg or self.config())
+
+    def _select_shared(self, cfg: PoolConfig) -> Egress | None:
         eligible = [p for p in cfg.proxies if self._usable(cfg, p)]
         bound = set(self.bindings.values())
         shared = [p for p in eligible if p.id not in bound]
@@ -100,21 +113,22 @@ class EgressRouter:
     def resolve(self, account_id: str | None) -> Egress:
         """The route of a call made for an account (or for none); PoolRejected when fail-closed."""
         cfg = self.config()
-        if cfg.enabled and cfg.proxies:
-            bound = cfg.proxy(self.bindings.get(account_id, "")) if account_id else None
-            if bound is not None and self._usable(cfg, bound):
-                return self._chosen(bound, "bound")
-            shared = self.select_shared(cfg)
-            if shared is not None:
-                return shared
-        if cfg.upstream_proxy:
-            return upstream_egress(cfg.upstream_proxy)
-        if account_id is not None and cfg.require_proxy_for_account_requests:
-            self.strict_rejections_total += 1
-            raise PoolRejected(
-                "no egress proxy is available and pool.require_proxy_for_account_requests"
-                " forbids going direct"
-            )
+        with self._lock:
+            if cfg.enabled and cfg.proxies:
+                bound = cfg.proxy(self.bindings.get(account_id, "")) if account_id else None
+                if bound is not None and self._usable(cfg, bound):
+                    return self._chosen(bound, "bound")
+                shared = self._select_shared(cfg)
+                if shared is not None:
+                    return shared
+            if cfg.upstream_proxy:
+                return upstream_egress(cfg.upstream_proxy)
+            if account_id is not None and cfg.require_proxy_for_account_requests:
+                self.strict_rejections_total += 1
+                raise PoolRejected(
+                    "no egress proxy is available and pool.require_proxy_for_account_requests"
+                    " forbids going direct"
+                )
         return Egress()
 
     def active_routes(self) -> set[str]:
@@ -127,12 +141,14 @@ class EgressRouter:
 
     def started(self, egress: Egress) -> None:
         if egress.proxy_id:
-            self.counters.in_flight[egress.proxy_id] = self.counters.in_flight.get(egress.proxy_id, 0) + 1
+            with self._lock:
+                self.counters.in_flight[egress.proxy_id] = self.counters.in_flight.get(egress.proxy_id, 0) + 1
 
     def ended(self, egress: Egress) -> None:
         if egress.proxy_id:
-            left = self.counters.in_flight.get(egress.proxy_id, 0) - 1
-            self.counters.in_flight[egress.proxy_id] = max(0, left)
+            with self._lock:
+                left = self.counters.in_flight.get(egress.proxy_id, 0) - 1
+                self.counters.in_flight[egress.proxy_id] = max(0, left)
 
     def runtime_view(self, proxy_id: str) -> dict[str, Any]:
         """The runtime half of a ProxyView."""

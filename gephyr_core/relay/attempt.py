@@ -7,13 +7,14 @@ import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from gephyr_core.config import Settings
+from gephyr_core.monitor.capture import mark_interrupted
 from gephyr_core.pool.router import Egress
 from gephyr_core.relay.call import STREAM_HEADERS, AttemptFailed, ClientCall, Outcome, passthrough_headers
 from gephyr_core.relay.http import ClientPool
@@ -37,6 +38,7 @@ from gephyr_core.wire.registry import (
 from gephyr_core.wire.sse import SSEParser
 
 _DIRECT = Egress()
+Answered = Callable[[int, Mapping[str, str], bytes], None]  # status, headers, error body
 
 
 def _network(exc: Exception) -> AttemptFailed:
@@ -52,6 +54,7 @@ async def _send(
     headers: dict[str, str],
     body: bytes,
     provider: str,
+    observe: Answered | None = None,
 ) -> httpx.Response:
     client = pool.get(route.route, route.proxy)
     try:
@@ -66,6 +69,8 @@ async def _send(
             raw = b""
         finally:
             await response.aclose()
+        if observe is not None:
+            observe(response.status_code, response.headers, raw)
         info = classify_upstream_error(provider, response.status_code, raw)  # type: ignore[arg-type]
         retry = response.headers.get("retry-after")
         if info.retry_after is None and retry and retry.replace(".", "", 1).isdigit():
@@ -76,6 +81,8 @@ async def _send(
             headers=dict(response.headers),
             body=raw,
         )
+    if observe is not None:
+        observe(response.status_code, response.headers, b"")
     return response
 
 
@@ -84,6 +91,15 @@ class Attempter:
 
     def __init__(self, pool: ClientPool) -> None:
         self.pool = pool
+        # every upstream answer's status, headers and error body (the server's quota tap)
+        self.on_answer: Callable[[Mapping[str, Any], str, str, int, Mapping[str, str], bytes], None] | None
+        self.on_answer = None
+
+    def _observer(self, cred: Credential, model: str) -> Answered | None:
+        hook = self.on_answer
+        if hook is None:
+            return None
+        return lambda status, headers, body: hook(cred.account, cred.provider, model, status, headers, body)
 
     def _headers(self, settings: Settings, call: ClientCall, cred: Credential, fast: bool) -> dict[str, str]:
         return outbound_headers(
@@ -104,7 +120,9 @@ class Attempter:
         body, drop_usage = self._fast_body(call, model)
         url = self._fast_url(call, cred, model)
         headers = self._headers(settings, call, cred, fast=True)
-        response = await _send(self.pool, route, "POST", url, headers, body, cred.provider)
+        response = await _send(
+            self.pool, route, "POST", url, headers, body, cred.provider, self._observer(cred, model)
+        )
         tap = UsageTap(cred.provider, streaming=call.stream)
         if not call.stream:
             try:
@@ -221,12 +239,12 @@ class Attempter:
             raise AttemptFailed(ErrorInfo("upstream_error", 502, "upstream count answer has no token count"))
         return value
 
-    async def _inline_media(self, settings: Settings, request: Request) -> Request:
-        """Gemini takes media inline: fetch http(s) URLs first (bounded, SSRF-guarded)."""
+    async def _inline_media(self, settings: Settings, request: Request, route: Egress) -> Request:
+        """Gemini takes media inline: fetch http(s) URLs (bounded, SSRF-guarded) on the attempt's route."""
         urls = media_urls(request.messages)
         if not urls:
             return request
-        fetched = await fetch_media(self.pool.get(), urls, settings)
+        fetched = await fetch_media(self.pool.get(route.route, route.proxy), urls, settings)
         return dataclasses.replace(request, messages=inline_media(request.messages, fetched))
 
     def _options(self, settings: Settings) -> EncodeOptions:
@@ -244,7 +262,7 @@ class Attempter:
         provider = cred.provider
         request = call.for_upstream(model)
         if provider == "gemini":
-            request = await self._inline_media(settings, request)
+            request = await self._inline_media(settings, request, route)
         body = encode_upstream_request(provider, request, self._options(settings))  # type: ignore[arg-type]
         # Whole answers are asked for whole where the provider allows it (one JSON body to
         # decode instead of a stream to fold); openai upstreams are always streamed (§1.3).
@@ -253,7 +271,9 @@ class Attempter:
             body["stream"] = upstream_stream
         headers = self._headers(settings, call, cred, fast=False)
         url = endpoint(cred, model, "generate", upstream_stream)
-        response = await _send(self.pool, route, "POST", url, headers, dumpb(body), provider)
+        response = await _send(
+            self.pool, route, "POST", url, headers, dumpb(body), provider, self._observer(cred, model)
+        )
         upstream_ctx = UpstreamContext.for_request(request, provider)  # type: ignore[arg-type]
         ctx = ClientContext(call.canonical(), created=int(time.time()))
         if not upstream_stream:
@@ -379,13 +399,16 @@ async def _encode(
             async for event in events:
                 if type(event) is UsageUpdate:
                     seen[0] = event.usage
+                elif type(event) is StreamError:  # a cut upstream, or its own in-band error
+                    mark_interrupted(event.error.message)
                 frame = encoder.feed(event)
                 if frame:
                     yield frame
                 if encoder.done:
                     break
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
             if not encoder.done:
+                mark_interrupted(f"upstream connection lost ({type(exc).__name__})")
                 yield encoder.feed(interruption())
     finally:
         await response.aclose()
@@ -428,6 +451,7 @@ async def _relay_bytes(
             if rest_frames:
                 yield rest_frames
         if not ended:
+            mark_interrupted(problem)
             yield inband_error(call.fmt, call.gemini_sse, problem)
     finally:
         tap.close()

@@ -1,7 +1,9 @@
 """Fetching http(s) media URLs for Gemini upstreams (protocols.md §1.4), with SSRF guards.
 
 Private, loopback, link-local and reserved addresses are refused unless
-`protocols.fetch_private_addresses` is on (tests); size and time are bounded per URL.
+`protocols.fetch_private_addresses` is on (tests); size and time are bounded per URL. The
+fetch uses the attempt's client, so it leaves by the Gemini account's egress route (a bound
+account's media never goes direct either).
 """
 
 from __future__ import annotations

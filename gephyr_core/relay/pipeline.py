@@ -91,11 +91,18 @@ class Relay:
         account = self.selector.pick(same or other, set())
         if account is None:
             return None
+        from gephyr_core.pool.lease import choose, held, hold
+
         try:
             cred = self.credential(account)
+            egress = await choose(self.egress, self.pool, account["id"])  # the account's route; 503 if closed
             if same:
-                return await self.attempter.fast(settings, call, cred, route.upstream_model)
-            n = await self.attempter.count_translated(settings, call, cred, route.upstream_model)
+                fast, model = self.attempter.fast, route.upstream_model
+                return await hold(
+                    self.egress, self.pool, egress, lambda: fast(settings, call, cred, model, egress)
+                )
+            async with held(self.egress, self.pool, egress):
+                n = await self.attempter.count_translated(settings, call, cred, route.upstream_model, egress)
         except AttemptFailed as failed:
             if failed.network or failed.status == 429 or failed.status >= 500:
                 return None  # counting falls back to the estimate (protocols.md §7)
@@ -182,7 +189,7 @@ class Relay:
                 return self._traced(error_outcome(call, info, route), plan)
             again = None
             if chosen is None:
-                if len(candidates) != 1 or last is None or not (last.network or last.status in _RETRY_SAME):
+                if len(candidates) != 1 or last is None or not _same_again(last):
                     break
                 chosen = (candidates[0], "sole_candidate_retry")
             account, step = chosen
@@ -230,6 +237,8 @@ class Relay:
         more = plan.attempt + 1 < budget
         if failed.status == 401 and more and await self._refresh_after_401(plan, account):
             return True, (account, "auth_refresh_retry")
+        if _pool_refused(failed):  # the egress pool, not the account, refused: nothing to record
+            return more and len(plan.tried) < len(candidates), None
         self.guard.risk(account["id"], failed.status)
         self._record_failure(settings, plan, account, failed)
         if failed.signature_error and not call.strip_thinking:
@@ -238,9 +247,8 @@ class Relay:
             await asyncio.sleep(0.2)
             return True, (account, "signature_retry")
         delay = _delay_ms(settings, failed, plan.attempt)
-        more = more and (
-            any(a["id"] not in plan.tried for a in candidates)
-            or (len(candidates) == 1 and (failed.network or failed.status in _RETRY_SAME))
+        more = more and (  # tried ⊆ candidates: comparing sizes avoids a pass over the pool
+            len(plan.tried) < len(candidates) or (len(candidates) == 1 and _same_again(failed))
         )
         if delay is None or not more:  # never wait out a backoff with nothing left to try
             return False, None
@@ -346,6 +354,16 @@ class Relay:
         n = estimate_tokens(request)
         body = {"input_tokens": n} if call.fmt == "anthropic" else {"totalTokens": n}
         return Outcome(200, {"x-gephyr-token-count": "estimated"}, body=dumpb(body))
+
+
+def _pool_refused(failed: AttemptFailed) -> bool:
+    """A fail-closed egress rejection (pool/lease.py), as opposed to an upstream 503."""
+    return failed.info.code == "no_account_available"
+
+
+def _same_again(failed: AttemptFailed) -> bool:
+    """A sole candidate gets a second try after a 5xx, 529 or network failure (routing.md §10.1)."""
+    return (failed.network or failed.status in _RETRY_SAME) and not _pool_refused(failed)
 
 
 def _route_problem(route: Route, any_accounts: bool = True) -> ErrorInfo | None:

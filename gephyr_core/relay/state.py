@@ -39,6 +39,7 @@ class MemoryState:
         self._failures: dict[str, tuple[int, float]] = {}
         self._health: dict[str, float] = {}
         self._last_used: dict[str, tuple[str, float]] = {}
+        self.locks_total: dict[tuple[str, str], int] = {}  # (account, reason) → records set, for metrics
         # live rankings follow every change; a dropped route's ranking just falls out
         self._rankings: weakref.WeakSet[Ranking] = weakref.WeakSet()
 
@@ -74,6 +75,8 @@ class MemoryState:
 
     def lock(self, record: LimitRecord) -> None:
         self._records[(record.account_id, record.model)] = record
+        key = (record.account_id, record.reason)
+        self.locks_total[key] = self.locks_total.get(key, 0) + 1
         for ranking in list(self._rankings):
             ranking.locked(record)
 

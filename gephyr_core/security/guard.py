@@ -121,6 +121,7 @@ class PublicGuard:
             block = decide(ip, sec.lists, policy.monitor)
             if block is not None:
                 log.update(blocked=1, block_reason=block.reason)
+                sec.blocked["blacklist" if block.pattern is not None else "whitelist"] += 1
                 self._hit(block)
                 return _blocked(block, policy.block_message), {}
         verdict = self._authenticate(request, path, ip, secret)
@@ -141,7 +142,8 @@ class PublicGuard:
         state = request.scope["state"]
         sec = self.rt.security
         policy = sec.policy
-        if _under(path, _OPEN) or (path == "/" and request.method == "HEAD"):
+        # /metrics applies its own rule (metrics.require_auth, observability.md §5) in its handler.
+        if _under(path, _OPEN) or path == "/metrics" or (path == "/" and request.method == "HEAD"):
             state["principal"] = "anonymous"
             return None
         if secret and secret_equals(secret, policy.api_key):

@@ -42,6 +42,7 @@ class Lockout:
         self._failures: dict[str, deque[float]] = {}
         self._locked: dict[str, float] = {}
         self.lockouts_total = 0
+        self.failures_total = 0  # every failed admin authentication (metrics)
 
     def check(self, ip: str | None) -> None:
         """Raise `LockedOut` while `ip` is locked."""
@@ -57,6 +58,7 @@ class Lockout:
 
     def failure(self, ip: str | None, policy: LockoutPolicy) -> bool:
         """Count a failed login; True when this failure locks the IP."""
+        self.failures_total += 1
         if ip is None:
             return False
         now = self._clock()

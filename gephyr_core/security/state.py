@@ -69,6 +69,7 @@ class SecurityState:
         self._settings = settings
         self._policy: tuple[Settings, Policy] | None = None
         self.lockout = Lockout()
+        self.blocked = {"blacklist": 0, "whitelist": 0}  # requests the IP filter refused (metrics)
         self.writer = SecurityWriter(int(settings().get("monitor.queue_size") or 10000))
         self.tokens = TokenCache()
         self.lists = IpLists()

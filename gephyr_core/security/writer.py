@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gephyr_core.store import iplists
+from gephyr_core.store import audit, iplists
 from gephyr_core.store import tokens as token_table
 from gephyr_core.store.db import Store
 from gephyr_core.store.tokens import Usage
@@ -72,20 +72,21 @@ class SecurityWriter:
         client_ip: str | None,
         request_id: str | None,
     ) -> None:
-        """An audit event written by the server itself (e.g. `admin.lockout`)."""
+        """An audit event written by the server itself (e.g. `admin.lockout`), logged at once."""
+        event = {
+            "timestamp": int(time.time()),
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "before": None,
+            "after": audit.scrub(details),
+            "request_id": request_id,
+            "client_ip": client_ip,
+        }
+        # the line goes out now; the row follows with the next batch (no id to show yet)
+        audit.log.info("[ADMIN_AUDIT] %s", json.dumps(event, default=str, sort_keys=True))
         with self._lock:
-            self._queued.audits.append(
-                {
-                    "timestamp": int(time.time()),
-                    "actor": actor,
-                    "action": action,
-                    "target": target,
-                    "before": None,
-                    "after": json.dumps(details),
-                    "request_id": request_id,
-                    "client_ip": client_ip,
-                }
-            )
+            self._queued.audits.append({**event, "after": json.dumps(event["after"], default=str)})
 
     def pending_bindings(self) -> set[tuple[str, str]]:
         """(token id, IP) of usage not yet committed, queued or being written."""

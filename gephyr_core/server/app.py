@@ -18,12 +18,14 @@ from starlette.routing import Route
 from gephyr_core import __version__
 from gephyr_core.errors import GephyrError
 from gephyr_core.monitor.capture import Capture, on_outcome
+from gephyr_core.pool.egress import EgressHttp
 from gephyr_core.pool.health import run_loop as run_health_loop
 from gephyr_core.relay.account_flags import AccountFlags
 from gephyr_core.relay.pipeline import Relay
 from gephyr_core.security.cors import Cors
 from gephyr_core.security.guard import PublicGuard
 from gephyr_core.server.admin_routes import admin_routes, api_not_found, error_response
+from gephyr_core.server.metrics_route import metrics
 from gephyr_core.server.middleware import RequestIds
 from gephyr_core.server.public_routes import public_routes
 from gephyr_core.server.runtime import ServerRuntime
@@ -70,6 +72,7 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
     relay.on_outcome = on_outcome
     relay.oauth = rt.oauth.relay
     relay.egress = rt.pool
+    relay.attempter.on_answer = rt.quota_tap.observe  # passive quota snapshots (accounts.md §9.1)
     app_clients = relay.pool
 
     @contextlib.asynccontextmanager
@@ -79,10 +82,12 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
         monitor = asyncio.create_task(rt.monitor.run(), name="gephyr-monitor-writer")
         pool_health = asyncio.create_task(run_health_loop(rt.pool, app_clients), name="gephyr-pool-health")
         checker = asyncio.create_task(rt.startup_health(), name="gephyr-startup-health")
+        ticker = asyncio.create_task(rt.refresh_scheduler.run(), name="gephyr-scheduler")
         try:
             yield
         finally:
             await rt.end_startup_health(checker)
+            await rt.refresh_scheduler.close(ticker)
             for task in (watcher, writer, pool_health, monitor):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -91,6 +96,7 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
             await rt.monitor.final_flush()
             await rt.scheduling.flush()
             await flags.drain()
+            await rt.quota_tap.drain()
             await relay.aclose()
             await asyncio.to_thread(rt.oauth.close)
 
@@ -100,6 +106,7 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
         Route("/internal/health", health, methods=["GET"]),
         Route("/internal/status", internal_status, methods=["GET"]),
         Route("/auth/callback", auth_callback, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         *public_routes(bool(rt.settings.get("server.disable_prompt_routes"))),
         *admin_routes(rt),
         Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
@@ -109,7 +116,10 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
     # in the /api routes.
     policy = rt.security
     middleware = [
-        Middleware(Capture, monitor=lambda: rt.monitor),  # outermost: refusals are logged too
+        # outermost: refusals are logged (and counted) too
+        Middleware(
+            Capture, monitor=lambda: rt.monitor, observe=rt.metrics.observe, started=rt.metrics.started
+        ),
         Middleware(Cors, policy=lambda: (policy.policy.cors_mode, policy.policy.cors_origins)),
         Middleware(PublicGuard, rt=rt),
     ]
@@ -122,4 +132,6 @@ def create_app(rt: ServerRuntime, watch_interval: float = 1.0) -> Any:
     app.state.runtime = rt
     app.state.relay = relay
     rt.pool_clients = relay.pool  # on-demand health checks use the relay's clients
+    # token refreshes (relay, admin, health check) leave by the account's route on the relay's clients
+    rt.oauth.refresher.egress = EgressHttp(rt.pool, relay.pool)
     return RequestIds(app)

@@ -17,14 +17,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gephyr_core import __version__
+from gephyr_core.accounts.probe import Verifier
+from gephyr_core.accounts.scheduler import RefreshScheduler
 from gephyr_core.accounts.view import routable
 from gephyr_core.admin.context import AdminContext
 from gephyr_core.config import Settings
 from gephyr_core.errors import GephyrError
+from gephyr_core.monitor.prometheus import Metrics
 from gephyr_core.monitor.writer import Monitor
 from gephyr_core.oauth.runtime import OAuthRuntime
 from gephyr_core.pool.router import EgressRouter
 from gephyr_core.relay.http import ClientPool
+from gephyr_core.relay.quota_tap import QuotaTap
 from gephyr_core.relay.scheduling_runtime import SchedulingRuntime
 from gephyr_core.security.state import SecurityState
 from gephyr_core.store import accounts as table
@@ -48,12 +52,20 @@ class ServerRuntime:
         self.shutdown_hook: Callable[[], None] | None = None
         self.security = SecurityState(ctx.store, lambda: self._settings)
         self.monitor = Monitor(ctx.store, lambda: self._settings, lambda: self.accounts)
+        self.metrics = Metrics(self)  # Prometheus series of this server (/metrics)
         if not self.running:
             log.warning("the relay starts stopped (server.auto_start = false): run `gephyr server start`")
         if settings.get("admin.enabled") and not settings.get("auth.admin_password"):
             log.warning("the admin API accepts the relay API key: set auth.admin_password")
         self.oauth = OAuthRuntime(ctx.store, ctx.box, lambda: self._settings)
         self.accounts: list[dict[str, Any]] = []
+        # passive quota snapshots from relay answers, and the [scheduler] loop (config.md §7)
+        self.quota_tap = QuotaTap(
+            ctx.store, lambda: self._settings, lambda: self.accounts, self._replace_accounts
+        )
+        self.refresh_scheduler = RefreshScheduler(
+            self._verifier, lambda: self._settings, lambda: self.accounts, self.oauth.refresher
+        )
         self.pool = EgressRouter(lambda: self._settings)  # egress proxy pool: health, counters, bindings
         self.pool_clients: ClientPool | None = None  # the relay's clients, set by create_app
         self.scheduling = SchedulingRuntime(ctx.store, lambda: self._settings)
@@ -71,6 +83,12 @@ class ServerRuntime:
     @property
     def settings(self) -> Settings:
         return self._settings
+
+    def _replace_accounts(self, accounts: list[dict[str, Any]]) -> None:
+        self.accounts = accounts
+
+    def _verifier(self) -> Verifier:
+        return Verifier(self.ctx.store, self.ctx.box, lambda: self._settings, self.oauth.refresher)
 
     # -- Runtime protocol ------------------------------------------------------------------
     def records_changed(self) -> None:
@@ -155,12 +173,11 @@ class ServerRuntime:
         if not settings.get("startup_health.enabled"):
             return None
         from gephyr_core.accounts import health
-        from gephyr_core.accounts.probe import Verifier
 
         low = float(settings.get("startup_health.delay_min_seconds") or 0)
         high = max(low, float(settings.get("startup_health.delay_max_seconds") or 0))
         await asyncio.sleep(random.uniform(low, high))  # lets the listener come up first
-        verifier = Verifier(self.ctx.store, self.ctx.box, lambda: self._settings, self.oauth.refresher)
+        verifier = self._verifier()
         try:
             # Its writes bump the change counter: the watcher reloads the pool (no reload here).
             self._health_in_thread = True

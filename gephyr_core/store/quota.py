@@ -23,9 +23,13 @@ def save_snapshot(
     account_id: str,
     merge: Callable[[dict[str, Any] | None], dict[str, Any]],
     protect: Callable[[list[str], dict[str, Any]], list[str]] | None,
+    change: bool = True,
 ) -> dict[str, Any]:
-    """Merge a snapshot into the stored one (and update `protected_models`) in one transaction."""
-    with store.transaction(change=True) as db:
+    """Merge a snapshot into the stored one (and update `protected_models`) in one transaction.
+
+    `change=False` for a server's own passive snapshots: they must not make it reload.
+    """
+    with store.transaction(change=change) as db:
         rows = list(db.query("SELECT quota, protected_models FROM accounts WHERE id = ?", [account_id]))
         if not rows:
             raise KeyError(account_id)
@@ -36,6 +40,16 @@ def save_snapshot(
             fields["protected_models"] = protect(current.get("protected_models") or [], snapshot)
         table.update_account(db, account_id, fields)
     return snapshot
+
+
+def usage_counts(store: Store, account_id: str, since: float) -> dict[str, int]:
+    """`token_usage` rows of an account since a time, counted by (upstream) model."""
+    with store.reading() as db:
+        rows = db.execute(
+            "SELECT model, COUNT(*) FROM token_usage WHERE account_id = ? AND timestamp >= ? GROUP BY model",
+            [account_id, since],
+        ).fetchall()
+    return {str(model or ""): int(n) for model, n in rows}
 
 
 def _drop_bindings(db: Any, account_id: str) -> None:

@@ -9,7 +9,8 @@ from tests.relay.harness import RelayServer, ask
 
 
 def _row(relay: RelayServer, label: str) -> dict[str, object]:
-    return next(dict(r) for r in relay.ctx.store.db.query("SELECT * FROM accounts WHERE label = ?", [label]))
+    with relay.ctx.store.reading() as db:  # the server's writer threads share the connection
+        return next(dict(r) for r in db.query("SELECT * FROM accounts WHERE label = ?", [label]))
 
 
 def _served(relay: RelayServer) -> str:

@@ -31,11 +31,8 @@ def records(relay: RelayServer) -> list[dict[str, Any]]:
 
 
 def label_of(relay: RelayServer, account_id: str) -> str:
-    return next(
-        a["label"]
-        for a in relay.ctx.store.db.query("SELECT id, label FROM accounts")
-        if a["id"] == account_id
-    )
+    with relay.ctx.store.reading() as db:  # the server's writer threads share the connection
+        return next(a["label"] for a in db.query("SELECT id, label FROM accounts") if a["id"] == account_id)
 
 
 def test_a_conversation_stays_on_its_account(two: RelayServer) -> None:
@@ -144,7 +141,8 @@ def test_bindings_flush_and_restore(two: RelayServer) -> None:
     deadline = time.monotonic() + 5  # the server's watch loop flushes about every second
     rows: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not rows:
-        rows = [dict(r) for r in two.ctx.store.db.query("SELECT * FROM session_bindings")]
+        with two.ctx.store.reading() as db:
+            rows = [dict(r) for r in db.query("SELECT * FROM session_bindings")]
         time.sleep(0.1)
     assert len(rows) == 1 and rows[0]["session_id"] == "conv-1" and rows[0]["model"] == "gpt-4o"
     fresh = SchedulingRuntime(two.ctx.store, lambda: runtime.settings)
