@@ -265,3 +265,24 @@ def test_local_cli_calls_take_the_same_route(
         assert len(openai_emulator.requests) == before
     finally:
         ctx.close()
+
+
+def test_linking_calls_take_the_shared_route(
+    relay_server: RelayServer,
+    oauth_idp: IdP,  # noqa: F811
+    gemini_emulator: Emulator,
+    forward_proxy: ForwardProxy,  # noqa: F811
+    check_target: str,  # noqa: F811
+) -> None:
+    """Calls made for no account yet (linking: token, identity) use the pool's shared proxy."""
+    gemini = {"gemini": {"base_url": gemini_emulator.url}}
+    relay_server.configure({**oauth_idp.config_patch(), "providers": gemini})
+    bind_all(relay_server, forward_proxy, check_target, [])  # the proxy is enabled and bound to nobody
+    idp = port(oauth_idp.url)
+    fresh(relay_server)
+    linked = call(relay_server.ctx, "accounts.add", refresh_token=oauth_idp.grant())
+    assert linked["email"] == "ana@example.com"
+    assert forward_proxy.seen(f"POST 127.0.0.1:{idp}/token")
+    # the identity check (jwks or userinfo) reuses the proxy connection, so proxy.py logs only the
+    # first call; the pool's selection count shows both took the shared route
+    assert runtime(relay_server).pool.counters.selections["fwd"] == 2

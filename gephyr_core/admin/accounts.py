@@ -131,10 +131,11 @@ def _add_oauth(
 ) -> Reply:
     """Link by refresh token: refreshed and identity-verified first (accounts.md §7.1)."""
     from gephyr_core.oauth.link import Linker
+    from gephyr_core.pool.egress import for_context
 
     if provider not in (None, "gemini"):
         raise BadRequest("a refresh token links a gemini account (omit provider or use gemini)")
-    linker = Linker(ctx.store, ctx.box, ctx.settings, actor=ctx.actor)
+    linker = Linker(ctx.store, ctx.box, ctx.settings, ctx.actor, lambda: for_context(ctx).sender(None))
     account_id, created = linker.link_refresh_token(refresh_token, label, models)
     ctx.records_changed()
     return Reply(view(ctx, _row(ctx, account_id)), status=201 if created else 200)

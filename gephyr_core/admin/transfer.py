@@ -123,8 +123,9 @@ def _report(ctx: AdminContext, entries: list[Any], importer: Any) -> dict[str, A
 def _legacy_importer(ctx: AdminContext) -> Any:
     """Each legacy entry is refreshed and identity-verified before its upsert (accounts.md §7.4)."""
     from gephyr_core.oauth.link import Linker
+    from gephyr_core.pool.egress import for_context
 
-    linker = Linker(ctx.store, ctx.box, ctx.settings, actor=ctx.actor)
+    linker = Linker(ctx.store, ctx.box, ctx.settings, ctx.actor, lambda: for_context(ctx).sender(None))
 
     def one(entry: dict[str, Any]) -> tuple[str, bool]:
         label = entry.get("label") if isinstance(entry.get("label"), str) else None

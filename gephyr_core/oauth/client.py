@@ -85,7 +85,12 @@ def _token_call(
 
 
 def exchange_code(
-    cfg: ProviderConfig, code: str, redirect_uri: str, verifier: str, timeout: float = DEFAULT_TIMEOUT
+    cfg: ProviderConfig,
+    code: str,
+    redirect_uri: str,
+    verifier: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    send: Send | None = None,
 ) -> dict[str, Any]:
     """`grant_type=authorization_code` → the token response."""
     form = {
@@ -94,7 +99,7 @@ def exchange_code(
         "redirect_uri": redirect_uri,
         "code_verifier": verifier,
     }
-    return _token_call(cfg, form, timeout)
+    return _token_call(cfg, form, timeout, send)
 
 
 def refresh(
@@ -122,9 +127,9 @@ def userinfo(
     return body
 
 
-def jwks(cfg: ProviderConfig, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+def jwks(cfg: ProviderConfig, timeout: float = DEFAULT_TIMEOUT, send: Send | None = None) -> dict[str, Any]:
     """The provider's JSON Web Key Set."""
-    resp = _request("GET", cfg.jwks_uri, timeout)
+    resp = _request("GET", cfg.jwks_uri, timeout, send)
     if resp.status_code >= 300:
         raise UpstreamError(f"jwks answered HTTP {resp.status_code}")
     try:

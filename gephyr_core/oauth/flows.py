@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from gephyr_core.config import Settings
@@ -19,6 +19,9 @@ from gephyr_core.errors import GephyrError, KeyUnavailable
 from gephyr_core.oauth import client
 from gephyr_core.oauth.identity import DomainNotAllowed, Identity, JwksCache, identify
 from gephyr_core.oauth.listener import LoopbackListener
+
+if TYPE_CHECKING:
+    from gephyr_core.pool.egress import Send
 from gephyr_core.oauth.pages import page
 from gephyr_core.oauth.provider import ProviderConfig, provider_config
 from gephyr_core.oauth.tracker import FlowTracker, flow_error
@@ -84,6 +87,8 @@ class FlowManager:
         self._lock = threading.RLock()
         self.tracker = FlowTracker()
         self.jwks = JwksCache()
+        # the egress of linking calls (made for no account yet); the OAuth runtime sets it
+        self.send: Callable[[], Send | None] = lambda: None
         self.active: Flow | None = None
         self._background: list[threading.Thread] = []
 
@@ -243,7 +248,8 @@ class FlowManager:
         cfg = flow.cfg
         self.tracker.record("exchanging_token", "oauth_token_exchange_started")
         try:
-            tokens = client.exchange_code(cfg, code, flow.redirect_uri, flow.verifier)
+            send = self.send()
+            tokens = client.exchange_code(cfg, code, flow.redirect_uri, flow.verifier, send=send)
         except GephyrError as exc:
             raise self._failure(
                 f"oauth_exchange_failed: {exc.message}", f"token exchange failed: {exc.message}"
@@ -256,7 +262,7 @@ class FlowManager:
             )
         self.tracker.record("fetching_user_info", "oauth_fetch_user_info")
         try:
-            who = identify(cfg, tokens, self.jwks)
+            who = identify(cfg, tokens, self.jwks, send)
         except DomainNotAllowed as exc:
             raise self._failure(f"oauth_domain_not_allowed: {exc.domain or 'none'}", exc.message) from exc
         except GephyrError as exc:

@@ -7,11 +7,14 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gephyr_core.errors import GephyrError
 from gephyr_core.oauth import client
 from gephyr_core.oauth.provider import ProviderConfig
+
+if TYPE_CHECKING:
+    from gephyr_core.pool.egress import Send
 
 JWKS_TTL_SECONDS = 3600
 JWKS_FORCED_GAP_SECONDS = 60
@@ -57,18 +60,18 @@ class JwksCache:
         self._fetched = 0.0
         self._forced = 0.0
 
-    def key(self, cfg: ProviderConfig, kid: str) -> dict[str, Any] | None:
+    def key(self, cfg: ProviderConfig, kid: str, send: Send | None = None) -> dict[str, Any] | None:
         with self._lock:
             now = time.monotonic()
             if not self._keys or now - self._fetched > JWKS_TTL_SECONDS:
-                self._load(cfg, now)
+                self._load(cfg, now, send)
             elif kid not in self._keys and now - self._forced > JWKS_FORCED_GAP_SECONDS:
                 self._forced = now
-                self._load(cfg, now)
+                self._load(cfg, now, send)
             return self._keys.get(kid)
 
-    def _load(self, cfg: ProviderConfig, now: float) -> None:
-        keys = client.jwks(cfg)["keys"]
+    def _load(self, cfg: ProviderConfig, now: float, send: Send | None) -> None:
+        keys = client.jwks(cfg, send=send)["keys"]
         self._keys = {str(k.get("kid", "")): k for k in keys if isinstance(k, dict)}
         self._fetched = now
 
@@ -77,7 +80,9 @@ def _verified(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() in {"true", "1"})
 
 
-def verify_id_token(cfg: ProviderConfig, token: str, cache: JwksCache) -> dict[str, Any]:
+def verify_id_token(
+    cfg: ProviderConfig, token: str, cache: JwksCache, send: Send | None = None
+) -> dict[str, Any]:
     """The claims of a valid RS256 id_token, or IdentityFailed."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
@@ -92,7 +97,7 @@ def verify_id_token(cfg: ProviderConfig, token: str, cache: JwksCache) -> dict[s
         raise IdentityFailed("id_token is not a JWT") from exc
     if not isinstance(header, dict) or not isinstance(claims, dict) or header.get("alg") != "RS256":
         raise IdentityFailed("id_token must be an RS256 JWT")
-    jwk = cache.key(cfg, str(header.get("kid", "")))
+    jwk = cache.key(cfg, str(header.get("kid", "")), send)
     if jwk is None:
         raise IdentityFailed("id_token signed with an unknown key")
     try:
@@ -123,9 +128,9 @@ def _check_claims(cfg: ProviderConfig, claims: dict[str, Any]) -> None:
         raise IdentityFailed("id_token has no subject")
 
 
-def _from_userinfo(cfg: ProviderConfig, access_token: str) -> dict[str, Any]:
+def _from_userinfo(cfg: ProviderConfig, access_token: str, send: Send | None) -> dict[str, Any]:
     try:
-        info = client.userinfo(cfg, access_token)
+        info = client.userinfo(cfg, access_token, send=send)
     except GephyrError as exc:
         raise IdentityFailed(exc.message) from exc
     subject = info.get("sub") or info.get("id")
@@ -136,18 +141,23 @@ def _from_userinfo(cfg: ProviderConfig, access_token: str) -> dict[str, Any]:
     return {**info, "sub": str(subject)}
 
 
-def identify(cfg: ProviderConfig, tokens: dict[str, Any], cache: JwksCache) -> Identity:
-    """Verify the identity behind a token response and apply the domain allowlist."""
+def identify(
+    cfg: ProviderConfig, tokens: dict[str, Any], cache: JwksCache, send: Send | None = None
+) -> Identity:
+    """Verify the identity behind a token response and apply the domain allowlist.
+
+    `send` is the egress of calls made for no account (pool.md §3); None goes direct.
+    """
     id_token = tokens.get("id_token")
     if isinstance(id_token, str) and id_token:
         try:
-            claims = verify_id_token(cfg, id_token, cache)
+            claims = verify_id_token(cfg, id_token, cache, send)
         except IdentityFailed:
             raise
         except GephyrError as exc:
             raise IdentityFailed(exc.message) from exc
     else:
-        claims = _from_userinfo(cfg, str(tokens["access_token"]))
+        claims = _from_userinfo(cfg, str(tokens["access_token"]), send)
     email = str(claims.get("email") or "").strip()
     if not email:
         raise IdentityFailed("identity has no email")

@@ -23,9 +23,16 @@ class Linker:
     """Upserts verified identities into the store (accounts.md §3) and audits `oauth.linked`."""
 
     def __init__(
-        self, store: Store, box: SecretBox, settings: Callable[[], Settings], actor: str = "oauth"
+        self,
+        store: Store,
+        box: SecretBox,
+        settings: Callable[[], Settings],
+        actor: str = "oauth",
+        send: Callable[[], Send | None] | None = None,
     ) -> None:
         self.store = store
+        # linking calls are made for no account yet: shared proxy, upstream_proxy or direct
+        self.send: Callable[[], Send | None] = send or (lambda: None)
         self.box = box
         self._settings = settings
         self.actor = actor
@@ -77,8 +84,9 @@ class Linker:
     ) -> tuple[str, bool]:
         """Refresh, verify the identity and upsert (accounts.md §7.1): (account id, created)."""
         cfg = provider_config(self._settings())
+        send = self.send()
         try:
-            tokens = client.refresh(cfg, refresh_token.strip())
+            tokens = client.refresh(cfg, refresh_token.strip(), send=send)
         except client.TokenError as exc:
             if exc.network:
                 raise
@@ -87,7 +95,7 @@ class Linker:
             ) from exc
         # Without rotation the provider returns no refresh token: the given one stays valid.
         tokens["refresh_token"] = tokens.get("refresh_token") or refresh_token.strip()
-        who = identify(cfg, tokens, self.jwks)
+        who = identify(cfg, tokens, self.jwks, send)
         account_id = self.save(cfg, tokens, who, label, models)
         return account_id, self.last_created
 
