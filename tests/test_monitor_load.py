@@ -12,7 +12,7 @@ from gephyr_core.monitor.writer import settle
 from tests.emulators.script import Reply, Usage
 from tests.relay.harness import MODEL, RelayServer
 
-ROUNDS = 100  # x 6 kinds of request = 600 requests, bounded by the client timeout
+ROUNDS = 400  # x 6 kinds of request = 2,400 requests (the issue: "a few thousand"), bounded
 
 
 def _runtime(relay: RelayServer) -> Any:
@@ -41,7 +41,7 @@ async def _burst(relay: RelayServer, rounds: int) -> list[str]:
 
 def _wait_written(relay: RelayServer, n: int) -> None:
     rt = _runtime(relay)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while rt.monitor.written < n and time.monotonic() < deadline:
         time.sleep(0.05)
     settle(rt)
