@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,40 +18,20 @@ from starlette.routing import Route
 
 from gephyr_core.admin import catalog, invoke
 from tests.emulators.server import run_app
+from tests.proxy_process import ProxyProcess
 from tests.relay.harness import MODEL, RelayServer
 
 pytest.importorskip("proxy", reason="proxy.py is in the test extra")
 
 
-class ForwardProxy:
-    """A proxy.py process; `log` is its access log (one line per proxied request)."""
+class ForwardProxy(ProxyProcess):
+    """A proxy.py process; its log is the access log (one line per proxied request)."""
 
     def __init__(self, tmp: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        argv = [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", "{port}"]
+        argv += ["--num-workers", "1", "--num-acceptors", "1", "--timeout", "1"]
+        super().__init__(tmp, "proxy", argv)
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = tmp / f"proxy-{self.port}.log"
-        self._out = self._log.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "proxy",
-                "--hostname",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--num-workers",
-                "1",
-                "--num-acceptors",
-                "1",
-                "--timeout",
-                "1",
-            ],
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-        )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -60,7 +39,7 @@ class ForwardProxy:
                 break
             except OSError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"proxy.py did not start: {self._log.read_text()}") from None
+                    raise RuntimeError(f"proxy.py did not start: {self.log_text()}") from None
                 time.sleep(0.1)
 
     def seen(self, fragment: str) -> bool:
@@ -71,20 +50,10 @@ class ForwardProxy:
         """
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if any(" - " in line and fragment in line for line in self._log.read_text().splitlines()):
+            if any(" - " in line and fragment in line for line in self.log_text().splitlines()):
                 return True
             time.sleep(0.05)
         return False
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._out.close()
 
 
 @pytest.fixture

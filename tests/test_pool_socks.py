@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -14,6 +12,7 @@ import httpx
 import pytest
 
 from gephyr_core.admin import catalog, invoke
+from tests.proxy_process import ProxyProcess
 from tests.relay.harness import MODEL, RelayServer
 from tests.relay.test_media_fetch import image_url  # noqa: F401
 from tests.test_pool_relay import check_target, trigger  # noqa: F401
@@ -28,40 +27,22 @@ LAUNCH = (
 )
 
 
-class SocksProxy:
+class SocksProxy(ProxyProcess):
     """A pproxy SOCKS5 server; with -v it logs one `socks5 <client> -> <host:port>` line per connection."""
 
     def __init__(self, tmp: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        argv = [sys.executable, "-u", "-c", LAUNCH, "-l", "socks5://127.0.0.1:{port}", "-v"]
+        super().__init__(tmp, "socks", argv)
         self.url = f"socks5://127.0.0.1:{self.port}"
-        self._log = tmp / f"socks-{self.port}.log"
-        self._out = self._log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-c", LAUNCH, "-l", f"socks5://127.0.0.1:{self.port}", "-v"],
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-        )
         deadline = time.monotonic() + 20
-        while "Serving on" not in self._log.read_text():
+        while "Serving on" not in self.log_text():
             if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError(f"pproxy did not start: {self._log.read_text()}")
+                raise RuntimeError(f"pproxy did not start: {self.log_text()}")
             time.sleep(0.05)
 
     def connections(self, target: str) -> int:
         """How many connections the server opened to `target` (host:port) for its clients."""
-        return sum(1 for line in self._log.read_text().splitlines() if line.endswith(f"-> {target}"))
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._out.close()
+        return sum(1 for line in self.log_text().splitlines() if line.endswith(f"-> {target}"))
 
 
 @pytest.fixture
