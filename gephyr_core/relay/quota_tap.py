@@ -68,14 +68,14 @@ class QuotaTap:
         store: Store,
         settings: Callable[[], Settings],
         accounts: Callable[[], list[dict[str, Any]]],
-        replace: Callable[[list[dict[str, Any]]], None],
+        changed: Callable[[str], None],
         interval: float = WRITE_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self._settings = settings
         self._accounts = accounts
-        self._replace = replace
+        self._changed = changed  # re-places the account in routing (MemoryState.quota_changed)
         self.interval = interval
         self._clock = clock
         self._pending: dict[str, dict[str, dict[str, Any]]] = {}  # account → model → QuotaModel
@@ -127,12 +127,7 @@ class QuotaTap:
         for live in self._live(account):
             live["quota"] = snapshot
             live["protected_models"] = protected
-        if protected != current:
-            self._rerank()
-
-    def _rerank(self) -> None:
-        """Hand the server a new account list: routes and their rankings are rebuilt from it."""
-        self._replace(list(self._accounts()))
+        self._changed(str(account["id"]))  # O(log n) per route: share and protection moved
 
     def _expire_exhausted(self, account: Mapping[str, Any]) -> None:
         """Entries at 0 % whose reset time has passed become unknown after a successful call."""
@@ -189,7 +184,6 @@ class QuotaTap:
         self._cancel(account_id)
         snapshot = self._take(account_id)
         self._written[account_id] = self._clock()
-        self._rerank()  # routing orders by remaining quota: at most once per interval per account
         task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._save, account_id, snapshot))
         self._tasks.add(task)  # kept until done
         task.add_done_callback(self._tasks.discard)

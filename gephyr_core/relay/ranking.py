@@ -40,6 +40,7 @@ class Ranking:
     ) -> None:
         self.model = model
         self.state = state
+        self.protection = protection
         self.by_id: dict[str, dict[str, Any]] = {}
         self.ids: list[str] = []
         self.position: dict[str, int] = {}
@@ -55,7 +56,7 @@ class Ranking:
             self.position[aid] = index
             self.ids.append(aid)
             self.share[aid] = percentage(acc, model)
-            if protection and model in (acc.get("protected_models") or ()):
+            if self._is_protected(acc):
                 self.protected.add(aid)
             elif (record := state.limited(aid, model)) is not None:
                 self._park(aid, record.reset_time)
@@ -65,6 +66,9 @@ class Ranking:
 
     def __len__(self) -> int:
         return len(self.by_id)
+
+    def _is_protected(self, acc: dict[str, Any]) -> bool:
+        return self.protection and self.model in (acc.get("protected_models") or ())
 
     def _key(self, aid: str) -> Key:
         acc = self.by_id[aid]
@@ -95,6 +99,23 @@ class Ranking:
         """Move the account to its new place (O(log n)); parked ones are placed on return."""
         if aid in self.keys:
             self._remove(aid)
+            self._insert(aid)
+
+    def quota_changed(self, aid: str) -> None:
+        """The account's quota snapshot or protection changed in place: re-place it (O(log n))."""
+        acc = self.by_id.get(aid)
+        if acc is None:
+            return
+        self.share[aid] = percentage(acc, self.model)
+        self._remove(aid)
+        if self._is_protected(acc):
+            self.protected.add(aid)
+            return
+        self.protected.discard(aid)
+        record = self.state.limited(aid, self.model)
+        if record is not None:
+            self._park(aid, record.reset_time)  # a protected account was never parked
+        elif aid not in self.parked:
             self._insert(aid)
 
     def locked(self, record: LimitRecord) -> None:

@@ -47,6 +47,11 @@ class MemoryState:
         """Keep `ranking` current with every record and health change from now on."""
         self._rankings.add(ranking)
 
+    def quota_changed(self, account_id: str) -> None:
+        """An account's quota snapshot or protected models changed in place (the quota tap)."""
+        for ranking in list(self._rankings):
+            ranking.quota_changed(account_id)
+
     def reset(self) -> None:
         """Forget everything (tests, and a future 'clear runtime state' operation)."""
         self._records.clear()

@@ -61,7 +61,7 @@ class ServerRuntime:
         self.accounts: list[dict[str, Any]] = []
         # passive quota snapshots from relay answers, and the [scheduler] loop (config.md §7)
         self.quota_tap = QuotaTap(
-            ctx.store, lambda: self._settings, lambda: self.accounts, self._replace_accounts
+            ctx.store, lambda: self._settings, lambda: self.accounts, self._quota_changed
         )
         self.refresh_scheduler = RefreshScheduler(
             self._verifier, lambda: self._settings, lambda: self.accounts, self.oauth.refresher
@@ -84,8 +84,8 @@ class ServerRuntime:
     def settings(self) -> Settings:
         return self._settings
 
-    def _replace_accounts(self, accounts: list[dict[str, Any]]) -> None:
-        self.accounts = accounts
+    def _quota_changed(self, account_id: str) -> None:
+        self.scheduling.state.quota_changed(account_id)
 
     def _verifier(self) -> Verifier:
         return Verifier(self.ctx.store, self.ctx.box, lambda: self._settings, self.oauth.refresher)

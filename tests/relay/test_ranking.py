@@ -170,3 +170,23 @@ def test_ranking_is_rebuilt_for_a_new_candidate_list() -> None:
     assert sched.ranking(accs, "gpt-4o", settings) is first
     fresh = [dict(a) for a in accs]
     assert sched.ranking(fresh, "gpt-4o", settings) is not first
+
+
+def test_a_quota_change_in_place_moves_the_account() -> None:
+    clock = Clock()
+    state = MemoryState(clock)
+    accs = accounts(3)
+    ranking = Ranking(accs, "gpt-4o", state, protection=True)
+    accs[0]["quota"] = {"models": [{"name": "gpt-4o", "percentage": 20}]}
+    state.quota_changed("acc-0000")  # what the quota tap does after updating the live account
+    assert ids(ranking.head(set())) == ["acc-0001", "acc-0002", "acc-0000"]
+    accs[1]["protected_models"] = ["gpt-4o"]
+    state.quota_changed("acc-0001")
+    assert ids(ranking.head(set())) == ["acc-0002", "acc-0000"] and ranking.protected == {"acc-0001"}
+    state.lock(LimitRecord("acc-0001", "*", "SERVER_ERROR", clock.now + 30))  # ignored while protected
+    accs[1]["protected_models"] = []
+    state.quota_changed("acc-0001")  # protection lifted while limited: parked, not available
+    assert "acc-0001" not in ids(ranking.head(set())) and ranking.soonest(set()) == clock.now + 30
+    clock.now += 31
+    ranking.wake(clock.now)
+    assert ids(ranking.head(set())) == ["acc-0001", "acc-0002", "acc-0000"]
