@@ -86,9 +86,13 @@ class Relay:
     async def _count_native(self, call: ClientCall, route: Route) -> Outcome | None:
         """Count on an anthropic or gemini account (fast path or translated), None to estimate."""
         settings = self._settings()
-        same = [a for a in route.routable if call.fast_path_for(a["provider"])]
-        other = [a for a in route.routable if a["provider"] in ("anthropic", "gemini") and a not in same]
-        account = self.selector.pick(same or other, set())
+        # one provider's group, cached on the route: no pass over the accounts per call
+        same = sorted(p for p in route.providers if call.fast_path_for(p))
+        native = sorted(p for p in route.providers if p in ("anthropic", "gemini"))
+        chosen = same or native
+        if not chosen:
+            return None
+        account = self.selector.pick(route.by_provider[chosen[0]], set())
         if account is None:
             return None
         from gephyr_core.pool.lease import choose, held, hold

@@ -53,6 +53,14 @@ class Route:
         return frozenset(a["provider"] for a in self.routable)
 
     @functools.cached_property
+    def by_provider(self) -> dict[str, list[dict[str, Any]]]:
+        """The routable candidates grouped by provider, in candidate order."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for acc in self.routable:
+            groups.setdefault(acc["provider"], []).append(acc)
+        return groups
+
+    @functools.cached_property
     def trace_ids(self) -> list[str]:
         """The candidate ids a decision trace names: the first TRACE_CANDIDATES of them."""
         return [a["id"] for a in self.candidates[:TRACE_CANDIDATES]]

@@ -20,6 +20,8 @@ class RoundRobin:
         self._counter = itertools.count()
 
     def pick(self, candidates: Sequence[dict[str, Any]], tried: set[str]) -> dict[str, Any] | None:
+        if not tried:  # the counting path: an index, no copy of the list
+            return candidates[next(self._counter) % len(candidates)] if candidates else None
         left = [a for a in candidates if a["id"] not in tried]
         if not left:
             return None
