@@ -19,11 +19,9 @@ from gephyr_core.accounts.view import routable
 from gephyr_core.config import Settings
 from gephyr_core.config.validate import normalise_mode
 from gephyr_core.relay.bindings import Bindings
-from gephyr_core.relay.ranking import Ranking, percentage
+from gephyr_core.relay.ranking import Ranking
 from gephyr_core.relay.state import MemoryState
 from gephyr_core.relay.trace import Trace
-
-__all__ = ["NoAccount", "Plan", "Scheduler", "percentage"]
 
 REUSE_LOCK_SECONDS = 60.0
 SELECTION_DEADLINE_SECONDS = 5.0  # routing.md §7.1; a deliberate sticky wait does not count

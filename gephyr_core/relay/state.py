@@ -74,10 +74,6 @@ class MemoryState:
         ]
         return max(found, key=lambda r: r.reset_time) if found else None
 
-    def has_records(self) -> bool:
-        """True when any record (even an expired, unswept one) exists."""
-        return bool(self._records)
-
     def lock(self, record: LimitRecord) -> None:
         self._records[(record.account_id, record.model)] = record
         key = (record.account_id, record.reason)
